@@ -1,0 +1,44 @@
+# Every target installs what it needs into the project itself (.venv, node_modules).
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+# Node 22 from the npm registry (package "node") comes first: the system Node may be older.
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+# No test or synth ever talks to real AWS.
+export AWS_ACCESS_KEY_ID ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_DEFAULT_REGION ?= us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+export CDK_DISABLE_VERSION_CHECK := true
+
+.PHONY: install synth test lint clean
+
+install: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## synth: synthesize the example app into cdk.out/ and summarize it
+synth: install
+	rm -rf cdk.out
+	cdk synth --quiet
+	$(PYTHON) -m tools.summary cdk.out
+
+## lint: ruff and mypy
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy constructs_lib lambda/training_job app.py tools tests
+
+## test: lint, then the whole test suite (xdist on both cores)
+test: lint
+	$(VENV)/bin/pytest -n 2
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

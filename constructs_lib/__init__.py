@@ -1,0 +1,39 @@
+"""AWS CDK constructs for Amazon SageMaker training jobs."""
+
+from .channel import (
+    Channel,
+    CompressionType,
+    InputMode,
+    RecordWrapperType,
+    S3DataDistributionType,
+    S3DataType,
+)
+from .errors import TrainingJobValidationError
+from .image import TrainingImage
+from .provider import TrainingJobProvider
+from .s3_location import S3Location
+from .storage import TrainingStorage
+from .training_job import (
+    JobRemovalBehavior,
+    OutputCompressionType,
+    TrainingJob,
+    hyperparameter_string,
+)
+
+__all__ = [
+    "Channel",
+    "CompressionType",
+    "InputMode",
+    "JobRemovalBehavior",
+    "OutputCompressionType",
+    "RecordWrapperType",
+    "S3DataDistributionType",
+    "S3DataType",
+    "S3Location",
+    "TrainingImage",
+    "TrainingJob",
+    "TrainingJobProvider",
+    "TrainingJobValidationError",
+    "TrainingStorage",
+    "hyperparameter_string",
+]

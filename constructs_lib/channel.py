@@ -1,0 +1,94 @@
+"""Input channels (``InputDataConfig``) and the enumerations of their fields."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
+from enum import Enum
+from typing import Any
+
+from .s3_location import S3Location
+
+
+class InputMode(Enum):
+    """How the container receives data (``TrainingInputMode`` / channel ``InputMode``)."""
+
+    FILE = "File"
+    PIPE = "Pipe"
+    FAST_FILE = "FastFile"
+
+
+class S3DataType(Enum):
+    """What the S3 URI of a channel names."""
+
+    S3_PREFIX = "S3Prefix"
+    MANIFEST_FILE = "ManifestFile"
+    AUGMENTED_MANIFEST_FILE = "AugmentedManifestFile"
+
+
+class S3DataDistributionType(Enum):
+    """Whether every instance gets all data or a shard of it."""
+
+    FULLY_REPLICATED = "FullyReplicated"
+    SHARDED_BY_S3_KEY = "ShardedByS3Key"
+
+
+class CompressionType(Enum):
+    """Compression of channel data."""
+
+    NONE = "None"
+    GZIP = "Gzip"
+
+
+class RecordWrapperType(Enum):
+    """Whether channel records are wrapped in RecordIO."""
+
+    NONE = "None"
+    RECORD_IO = "RecordIO"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One named input channel backed by S3.
+
+    Defaults: ``S3Prefix`` data, ``FullyReplicated`` distribution, no content type,
+    no compression, no record wrapper, the job's input mode, no shuffling.
+    The job role gets read access to exactly ``data`` (and Decrypt on its key).
+    """
+
+    channel_name: str
+    data: S3Location
+    _: KW_ONLY
+    s3_data_type: S3DataType = S3DataType.S3_PREFIX
+    distribution: S3DataDistributionType = S3DataDistributionType.FULLY_REPLICATED
+    content_type: str | None = None
+    compression: CompressionType | None = None
+    record_wrapper: RecordWrapperType | None = None
+    input_mode: InputMode | None = None
+    shuffle_seed: int | None = None
+    attribute_names: Sequence[str] | None = None
+
+    def render(self) -> dict[str, Any]:
+        """This channel's entry of ``InputDataConfig``."""
+        source: dict[str, Any] = {
+            "S3DataType": self.s3_data_type.value,
+            "S3Uri": self.data.s3_uri,
+            "S3DataDistributionType": self.distribution.value,
+        }
+        if self.attribute_names is not None:
+            source["AttributeNames"] = list(self.attribute_names)
+        channel: dict[str, Any] = {
+            "ChannelName": self.channel_name,
+            "DataSource": {"S3DataSource": source},
+        }
+        if self.content_type is not None:
+            channel["ContentType"] = self.content_type
+        if self.compression is not None:
+            channel["CompressionType"] = self.compression.value
+        if self.record_wrapper is not None:
+            channel["RecordWrapperType"] = self.record_wrapper.value
+        if self.input_mode is not None:
+            channel["InputMode"] = self.input_mode.value
+        if self.shuffle_seed is not None:
+            channel["ShuffleConfig"] = {"Seed": self.shuffle_seed}
+        return channel

@@ -1,0 +1,35 @@
+"""cdk-nag acknowledgments for the wildcards that least privilege cannot avoid.
+
+Each acknowledgment names the exact wildcard resource (cdk-nag's finding id), on the
+narrowest construct, with the reason it is the least privilege possible.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from constructs import IConstruct
+
+
+def _nag_text(value: Any) -> str:
+    """Renders a resolved value the way cdk-nag writes it in finding ids."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return f"<{value['Ref']}>"
+        if "Fn::GetAtt" in value:
+            return f"<{'.'.join(value['Fn::GetAtt'])}>"
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return str(separator).join(_nag_text(p) for p in parts)
+    return str(value)
+
+
+def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
+    """Acknowledges AwsSolutions-IAM5 for one wildcard ``resource`` on ``scope``."""
+    text = _nag_text(Stack.of(scope).resolve(resource))
+    Validations.of(scope).acknowledge(
+        Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{text}]", reason=reason)
+    )

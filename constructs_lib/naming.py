@@ -1,0 +1,39 @@
+"""Training job names: the stack-wide prefix, the per-job stable segment, user-fixed names.
+
+A generated name is ``<stack prefix>-<job segment>-<request segment>`` (at most 43
+characters, lowercase). The handler adds the request segment, a hash of the CloudFormation
+RequestId, so a retried Create reuses its name while a later deployment never collides.
+The stack prefix scopes the handler's IAM policy; the job segment lets a Delete find every
+job of one resource.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from aws_cdk import Stack, Token
+
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+STACK_PREFIX_MAX = 24
+
+
+def _digest(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def stack_prefix(stack: Stack) -> str:
+    """Lowercase prefix shared by every generated job name in ``stack``."""
+    name = stack.stack_name if not Token.is_unresolved(stack.stack_name) else stack.node.path
+    readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[: STACK_PREFIX_MAX - 5]
+    readable = readable.rstrip("-") or "stack"
+    return f"{readable}-{_digest(name, 4)}"
+
+
+def job_name_prefix(stack: Stack, construct_path: str) -> str:
+    """Stable name segment of one TrainingJob: stack prefix plus a hash of its path."""
+    return f"{stack_prefix(stack)}-{_digest(construct_path, 8)}"
+
+
+def is_valid_job_name(name: str) -> bool:
+    return bool(JOB_NAME_PATTERN.match(name))

@@ -1,0 +1,115 @@
+"""An S3 location (bucket + key prefix) and the exact IAM access a training job needs on it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aws_cdk import Stack, Token
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import IConstruct
+
+from .errors import TrainingJobValidationError
+
+_S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and key prefix. Build it with ``from_bucket`` (preferred) or ``from_uri``.
+
+    With a bucket object, the bucket's KMS key (if any) is known and the job role gets
+    exactly the KMS actions it needs on it; with a URI, pass ``encryption_key`` yourself.
+    """
+
+    bucket_name: str
+    key_prefix: str = ""
+    bucket: s3.IBucket | None = None
+    encryption_key: kms.IKey | None = None
+
+    @classmethod
+    def from_bucket(
+        cls, bucket: s3.IBucket, key_prefix: str = "", *, encryption_key: kms.IKey | None = None
+    ) -> S3Location:
+        """A prefix in a bucket object. Default prefix: the whole bucket.
+
+        ``encryption_key`` defaults to the bucket's own ``encryption_key``.
+        """
+        return cls(
+            bucket_name=bucket.bucket_name,
+            key_prefix=key_prefix.lstrip("/"),
+            bucket=bucket,
+            encryption_key=encryption_key or bucket.encryption_key,
+        )
+
+    @classmethod
+    def from_uri(cls, uri: str, *, encryption_key: kms.IKey | None = None) -> S3Location:
+        """An ``s3://bucket/prefix`` URI. Raises TrainingJobValidationError if malformed."""
+        match = _S3_URI.match(uri) if isinstance(uri, str) else None
+        if match is None:
+            raise TrainingJobValidationError(
+                "S3Location.from_uri",
+                [f"uri: got {uri!r}; expected s3://<bucket-name>/<key prefix> with a valid bucket name"],
+            )
+        return cls(
+            bucket_name=match["bucket"], key_prefix=match["key"] or "", encryption_key=encryption_key
+        )
+
+    @property
+    def s3_uri(self) -> str:
+        """The location as ``s3://bucket/prefix``."""
+        return f"s3://{self.bucket_name}/{self.key_prefix}"
+
+    def child(self, key: str) -> S3Location:
+        """The location ``key`` below this one."""
+        base = self.key_prefix if not self.key_prefix or self.key_prefix.endswith("/") else self.key_prefix + "/"
+        return S3Location(
+            bucket_name=self.bucket_name,
+            key_prefix=base + key,
+            bucket=self.bucket,
+            encryption_key=self.encryption_key,
+        )
+
+    def bucket_arn(self, scope: IConstruct) -> str:
+        if self.bucket is not None:
+            return self.bucket.bucket_arn
+        return f"arn:{Stack.of(scope).partition}:s3:::{self.bucket_name}"
+
+    def objects_arn(self, scope: IConstruct) -> str:
+        return f"{self.bucket_arn(scope)}/{self.key_prefix}*"
+
+    def _list_statement(self, scope: IConstruct) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[self.bucket_arn(scope)],
+            conditions={"StringLike": {"s3:prefix": [f"{self.key_prefix}*"]}},
+        )
+
+    def grant_read(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
+        """ListBucket on the prefix, GetObject below it, Decrypt on its key: nothing else."""
+        principal = grantee.grant_principal
+        principal.add_to_principal_policy(self._list_statement(scope))
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.objects_arn(scope)])
+        )
+        if self.encryption_key is not None:
+            self.encryption_key.grant(grantee, "kms:Decrypt")
+
+    def grant_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
+        """PutObject and AbortMultipartUpload below the prefix; on its key, Encrypt,
+        GenerateDataKey and Decrypt (multipart uploads read their data keys back)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[self.objects_arn(scope)],
+            )
+        )
+        if self.encryption_key is not None:
+            self.encryption_key.grant(grantee, "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
+
+    def grant_read_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
+        """Read and write (checkpoints): the union of ``grant_read`` and ``grant_write``."""
+        self.grant_read(scope, grantee)
+        self.grant_write(scope, grantee)

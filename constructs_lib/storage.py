@@ -1,0 +1,67 @@
+"""The KMS key and S3 buckets created for training jobs whose user brings none.
+
+One set per stack, shared by every TrainingJob in it: each job writes under its own
+prefix and its role can reach only that prefix.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+_ID = "SageMakerTrainingStorage"
+
+
+class TrainingStorage(Construct):
+    """A KMS key (rotation on), an output bucket and its access-log bucket.
+
+    Everything is retained when the stack is deleted: training data and the key that
+    encrypts it are never destroyed by a stack operation. Buckets block all public access,
+    refuse non-TLS requests, are versioned, and (the output bucket) use SSE-KMS with
+    bucket keys and log server access to the log bucket.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts SageMaker training output, volumes and data buckets",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            pending_window=Duration.days(30),
+        )
+        self.access_log_bucket = s3.Bucket(
+            self,
+            "AccessLogs",
+            # S3 server access logging can only deliver to SSE-S3 buckets.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.output_bucket = s3.Bucket(
+            self,
+            "Output",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_log_bucket,
+            server_access_logs_prefix="output/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    @staticmethod
+    def of(scope: Construct) -> TrainingStorage:
+        """The stack's shared training storage, created on first use."""
+        stack = Stack.of(scope)
+        existing = stack.node.try_find_child(_ID)
+        if isinstance(existing, TrainingStorage):
+            return existing
+        return TrainingStorage(stack, _ID)

@@ -1,0 +1,598 @@
+"""``TrainingJob``: one SageMaker training job, with everything it needs, as a CDK construct."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import Any
+
+import jsii
+from aws_cdk import ArnFormat, CustomResource, Duration, Size, Stack, Token
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from .channel import Channel, InputMode
+from .errors import Problems
+from .image import TrainingImage
+from .instance_types import has_local_nvme_storage
+from .nag import acknowledge_wildcard
+from .naming import is_valid_job_name, job_name_prefix
+from .provider import HANDLER_TIMEOUT, TrainingJobProvider
+from .s3_location import S3Location
+from .storage import TrainingStorage
+from .validation import RESERVED_TAGS, TAG_LIMIT, model_problems
+
+RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
+SCHEMA_VERSION = "1"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+HyperParameterValue = str | int | float | bool
+
+
+class OutputCompressionType(Enum):
+    """Compression of the model artifacts SageMaker uploads."""
+
+    GZIP = "GZIP"
+    NONE = "NONE"
+
+
+class JobRemovalBehavior(Enum):
+    """What happens to the training job when its resource is deleted or replaced."""
+
+    STOP = "stop"
+    """Stop the job if it still runs (default); finished jobs are left as they are."""
+    RETAIN = "retain"
+    """Leave the job running; CloudFormation forgets it."""
+    DELETE = "delete"
+    """Stop the job, wait for it to end, then DeleteTrainingJob so its name can be reused."""
+
+
+def hyperparameter_string(value: HyperParameterValue) -> str:
+    """The one documented way hyperparameters become strings.
+
+    ``True``/``False`` -> ``"true"``/``"false"``; ints -> decimal digits; floats -> Python's
+    shortest round-trip form (``0.01`` -> ``"0.01"``, ``1e-05`` -> ``"1e-05"``);
+    strings unchanged.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return value
+
+
+@jsii.implements(iam.IGrantable, ec2.IConnectable)
+class TrainingJob(Construct):
+    """A SageMaker training job, started by ``cdk deploy`` through CreateTrainingJob.
+
+    Creates, unless you bring your own: the execution role (least privilege, derived from
+    this job's configuration), a retained KMS key and retained output bucket shared by the
+    stack's jobs, a security group when ``vpc`` is set, and one
+    ``Custom::SageMakerTrainingJob`` resource served by the stack's single handler Lambda.
+
+    Any change of the job's configuration (other than tags) starts a new job with a new
+    name when deployed; the replaced job is handled per ``removal_behavior``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        image: TrainingImage | None = None,
+        algorithm_name: str | None = None,
+        input_mode: InputMode = InputMode.FILE,
+        metric_definitions: Mapping[str, str] | None = None,
+        enable_sage_maker_metrics_time_series: bool | None = None,
+        hyperparameters: Mapping[str, HyperParameterValue] | None = None,
+        environment: Mapping[str, str] | None = None,
+        role: iam.IRole | None = None,
+        inputs: Sequence[Channel] = (),
+        output: S3Location | None = None,
+        output_kms_key: kms.IKey | None = None,
+        output_compression: OutputCompressionType | None = None,
+        instance_type: str = "ml.m5.xlarge",
+        instance_count: int = 1,
+        volume_size: Size | None = None,
+        volume_kms_key: kms.IKey | None = None,
+        keep_alive_period: Duration | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        max_runtime: Duration | None = None,
+        enable_managed_spot_training: bool = False,
+        max_wait: Duration | None = None,
+        checkpoint: S3Location | None = None,
+        checkpoint_local_path: str | None = None,
+        enable_network_isolation: bool = False,
+        enable_inter_container_traffic_encryption: bool = False,
+        tags: Mapping[str, str] | None = None,
+        training_job_name: str | None = None,
+        removal_behavior: JobRemovalBehavior = JobRemovalBehavior.STOP,
+    ) -> None:
+        """Define a training job.
+
+        :param image: the training container image. Exactly one of ``image`` and
+            ``algorithm_name`` is required.
+        :param algorithm_name: a SageMaker algorithm resource name or ARN instead of an image.
+        :param input_mode: how data reaches the container. Default: ``InputMode.FILE``.
+        :param metric_definitions: metric name -> regex over the job's logs. Default: none.
+        :param enable_sage_maker_metrics_time_series: publish metrics as time series. Default: SageMaker's (off).
+        :param hyperparameters: name -> value; numbers and booleans are converted by
+            ``hyperparameter_string``. Default: none.
+        :param environment: environment variables of the container. Default: none.
+        :param role: the execution role. Default: a role created for this job with exactly
+            the permissions below; a role you pass gets the same statements added when it
+            is mutable (an imported role must already have them).
+        :param inputs: the input channels. Default: none.
+        :param output: where model artifacts go. Default: a prefix of the stack's retained
+            output bucket, unique to this job.
+        :param output_kms_key: encrypts the artifacts. Default: the output location's key
+            (the stack's key for the default output bucket).
+        :param output_compression: Default: SageMaker's (GZIP).
+        :param instance_type: Default: ``ml.m5.xlarge``.
+        :param instance_count: Default: 1. More than one with a VPC adds a self-referencing
+            ingress rule to the job's security groups.
+        :param volume_size: ML storage volume per instance, whole GiB. Default: 30 GiB.
+        :param volume_kms_key: encrypts the storage volumes. Default: ``output_kms_key``,
+            except on instance types with local NVMe storage (which reject a volume key).
+        :param keep_alive_period: warm pool keep-alive. Default: no warm pool.
+        :param vpc: run the job in this VPC. Default: no VPC (SageMaker's network).
+        :param vpc_subnets: Default: the VPC's private subnets.
+        :param security_groups: Default: one created for this job (no ingress from outside).
+        :param max_runtime: Default: 1 day (SageMaker's default).
+        :param enable_managed_spot_training: Default: false.
+        :param max_wait: required with spot training; at least ``max_runtime``.
+        :param checkpoint: S3 location for checkpoints (read and write). Default: none.
+        :param checkpoint_local_path: Default: SageMaker's (``/opt/ml/checkpoints``).
+        :param enable_network_isolation: Default: false.
+        :param enable_inter_container_traffic_encryption: Default: false.
+        :param tags: tags of the training job. Default: none. Tag changes update the job in place.
+        :param training_job_name: a fixed job name. Default: generated per deployment
+            (``<stack>-<hash>-<hash>``, lowercase). A fixed name cannot be replaced by a
+            changed job: SageMaker refuses a second job with the same name.
+        :param removal_behavior: Default: ``JobRemovalBehavior.STOP``.
+        """
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._provider = TrainingJobProvider.of(self)
+        self.job_name_prefix = job_name_prefix(stack, self.node.path)
+        self.fixed_training_job_name = training_job_name
+        self.inputs = list(inputs)
+        self.instance_type = instance_type
+        self.instance_count = instance_count
+        self.removal_behavior = removal_behavior
+
+        problems = Problems()
+        self._check_props(
+            problems,
+            image=image,
+            algorithm_name=algorithm_name,
+            hyperparameters=hyperparameters or {},
+            volume_size=volume_size,
+            volume_kms_key=volume_kms_key,
+            max_runtime=max_runtime,
+            enable_managed_spot_training=enable_managed_spot_training,
+            max_wait=max_wait,
+            tags=tags or {},
+            training_job_name=training_job_name,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+        )
+        problems.raise_if_any(self.node.path)
+
+        self.role = role or self._create_role()
+        if role is not None:
+            self._provider.allow_pass_role(role)
+        if training_job_name is not None:
+            self._provider.allow_job_name(training_job_name)
+
+        if output is None:
+            output = S3Location.from_bucket(
+                TrainingStorage.of(self).output_bucket, f"{self.job_name_prefix}/"
+            )
+        self.output = output
+        self.output_kms_key = output_kms_key or output.encryption_key
+        if volume_kms_key is None and not has_local_nvme_storage(instance_type):
+            volume_kms_key = self.output_kms_key
+        self.volume_kms_key = volume_kms_key
+
+        self.security_groups: list[ec2.ISecurityGroup] = []
+        subnet_ids: list[str] = []
+        if vpc is not None:
+            self.security_groups = list(security_groups or [self._create_security_group(vpc)])
+            subnet_ids = vpc.select_subnets(
+                vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+            ).subnet_ids
+            if instance_count > 1:
+                for group in self.security_groups:
+                    group.connections.allow_internally(
+                        ec2.Port.all_traffic(), "Traffic between the instances of a training job"
+                    )
+        self._connections = ec2.Connections(security_groups=self.security_groups)
+        self._vpc = vpc
+
+        self._grant_execution_permissions(checkpoint)
+        image_uri = image.bind(self, self.role) if image is not None else None
+
+        self.request = self._render(
+            image_uri=image_uri,
+            algorithm_name=algorithm_name,
+            input_mode=input_mode,
+            metric_definitions=metric_definitions or {},
+            enable_sage_maker_metrics_time_series=enable_sage_maker_metrics_time_series,
+            hyperparameters=hyperparameters or {},
+            environment=environment or {},
+            output_compression=output_compression,
+            volume_size=volume_size or Size.gibibytes(30),
+            keep_alive_period=keep_alive_period,
+            subnet_ids=subnet_ids,
+            max_runtime=max_runtime or Duration.days(1),
+            enable_managed_spot_training=enable_managed_spot_training,
+            max_wait=max_wait,
+            checkpoint=checkpoint,
+            checkpoint_local_path=checkpoint_local_path,
+            enable_network_isolation=enable_network_isolation,
+            enable_inter_container_traffic_encryption=enable_inter_container_traffic_encryption,
+            tags=tags or {},
+        )
+        checked = {"TrainingJobName": training_job_name or f"{self.job_name_prefix}-00000000"}
+        problems.extend(model_problems({**checked, **self.request}))
+        problems.raise_if_any(self.node.path)
+
+        properties: dict[str, Any] = {
+            "SchemaVersion": SCHEMA_VERSION,
+            "JobNamePrefix": self.job_name_prefix,
+            "RemovalBehavior": removal_behavior.value,
+            "Request": stack.to_json_string(self.request),
+        }
+        if training_job_name is not None:
+            properties["TrainingJobName"] = training_job_name
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self._provider.service_token,
+            resource_type=RESOURCE_TYPE,
+            properties=properties,
+            # The handler always answers well within its own timeout; do not let a lost
+            # answer hang the stack for CloudFormation's default hour.
+            service_timeout=HANDLER_TIMEOUT.plus(Duration.minutes(5)),
+        )
+        # The job must not start before its role can do what it needs.
+        self.resource.node.add_dependency(self.role)
+        for group in self.security_groups:
+            self.resource.node.add_dependency(group)
+
+    # ----- attributes --------------------------------------------------------------
+
+    @property
+    def training_job_name(self) -> str:
+        """The job's name (a deploy-time value)."""
+        return self.resource.get_att_string("TrainingJobName")
+
+    @property
+    def training_job_arn(self) -> str:
+        """The job's ARN (a deploy-time value)."""
+        return self.resource.get_att_string("TrainingJobArn")
+
+    @property
+    def model_artifacts_s3_uri(self) -> str:
+        """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model."""
+        return self.resource.get_att_string("ModelArtifacts")
+
+    @property
+    def grant_principal(self) -> iam.IPrincipal:
+        """The execution role: grant it access to anything else the job's code uses."""
+        return self.role
+
+    @property
+    def connections(self) -> ec2.Connections:
+        """The job's security groups (empty without a VPC)."""
+        return self._connections
+
+    def request_json(self) -> str:
+        """The CreateTrainingJob request this job sends (without its generated name), as JSON;
+        deploy-time values appear as CloudFormation expressions."""
+        resolved = Stack.of(self).resolve(self.request)
+        return json.dumps(resolved, indent=2, sort_keys=True)
+
+    # ----- construction helpers ----------------------------------------------------
+
+    def _check_props(
+        self,
+        problems: Problems,
+        *,
+        image: TrainingImage | None,
+        algorithm_name: str | None,
+        hyperparameters: Mapping[str, Any],
+        volume_size: Size | None,
+        volume_kms_key: kms.IKey | None,
+        max_runtime: Duration | None,
+        enable_managed_spot_training: bool,
+        max_wait: Duration | None,
+        tags: Mapping[str, str],
+        training_job_name: str | None,
+        vpc: ec2.IVpc | None,
+        vpc_subnets: ec2.SubnetSelection | None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None,
+    ) -> None:
+        """Rules the API model cannot express; the model itself is checked after rendering."""
+        if (image is None) == (algorithm_name is None):
+            problems.add(
+                "image / algorithm_name",
+                {"image": image, "algorithm_name": algorithm_name},
+                "set exactly one of them",
+            )
+        for key, value in hyperparameters.items():
+            if not isinstance(value, str | int | float | bool):
+                problems.add(f"hyperparameters[{key!r}]", value, "allowed: str, int, float or bool")
+        if volume_size is not None and not Token.is_unresolved(volume_size.to_gibibytes()):
+            try:
+                volume_size.to_gibibytes()
+            except Exception:  # jsii raises for fractional GiB
+                problems.add("volume_size", str(volume_size), "a whole number of GiB")
+        if volume_kms_key is not None and has_local_nvme_storage(self.instance_type):
+            problems.add(
+                "volume_kms_key",
+                volume_kms_key.node.path,
+                f"{self.instance_type} has local NVMe storage, which SageMaker encrypts in "
+                "hardware and for which it rejects a volume KMS key; remove volume_kms_key",
+            )
+        if enable_managed_spot_training:
+            runtime = (max_runtime or Duration.days(1)).to_seconds()
+            if max_wait is None:
+                problems.add("max_wait", None, "required with enable_managed_spot_training")
+            elif max_wait.to_seconds() < runtime:
+                problems.add(
+                    "max_wait", f"{max_wait.to_seconds()} s", f"must be >= max_runtime ({runtime} s)"
+                )
+        elif max_wait is not None:
+            problems.add("max_wait", f"{max_wait.to_seconds()} s", "only allowed with enable_managed_spot_training")
+        if len(tags) > TAG_LIMIT - RESERVED_TAGS:
+            problems.add("tags", f"{len(tags)} tags", f"at most {TAG_LIMIT - RESERVED_TAGS} (the handler adds {RESERVED_TAGS})")
+        for key in tags:
+            if key.lower().startswith("aws:"):
+                problems.add("tags", key, "keys starting with 'aws:' are reserved by AWS")
+        names = [c.channel_name for c in self.inputs]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.add("inputs", name, "channel names must be unique")
+        if training_job_name is not None and not (
+            Token.is_unresolved(training_job_name) or is_valid_job_name(training_job_name)
+        ):
+            problems.add(
+                "training_job_name",
+                training_job_name,
+                "1-63 characters: letters, digits and hyphens, starting and ending with a letter or digit",
+            )
+        if vpc is None and (vpc_subnets is not None or security_groups is not None):
+            problems.add("vpc", None, "required when vpc_subnets or security_groups is set")
+        if self.instance_count < 1:
+            problems.add("instance_count", self.instance_count, "at least 1")
+
+    def _create_role(self) -> iam.Role:
+        stack = Stack.of(self)
+        source_arn = stack.format_arn(
+            service="sagemaker", resource="training-job", resource_name=f"{self.job_name_prefix}-*"
+        )
+        if self.fixed_training_job_name is not None:
+            source_arn = stack.format_arn(
+                service="sagemaker", resource="training-job", resource_name=self.fixed_training_job_name
+            )
+        role = iam.Role(
+            self,
+            "Role",
+            path=self._provider.job_role_path,
+            description=f"SageMaker execution role of training job {self.node.path}"[:1000],
+            assumed_by=iam.ServicePrincipal(
+                "sagemaker.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": source_arn},
+                },
+            ),
+        )
+        return role
+
+    def _create_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
+        return ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="SageMaker training job: no ingress from outside the job",
+            allow_all_outbound=True,
+        )
+
+    def _grant_execution_permissions(self, checkpoint: S3Location | None) -> None:
+        stack = Stack.of(self)
+        principal = self.role
+        log_group_arn = stack.format_arn(
+            service="logs", resource="log-group", resource_name=LOG_GROUP,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        stream_name = self.fixed_training_job_name or f"{self.job_name_prefix}-"
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TrainingJobLogs",
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[log_group_arn, f"{log_group_arn}:log-stream:{stream_name}*"],
+            )
+        )
+        principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TrainingJobMetrics",
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
+            )
+        )
+        for channel in self.inputs:
+            channel.data.grant_read(self, principal)
+        self.output.grant_write(self, principal)
+        if self.output_kms_key is not None and self.output_kms_key is not self.output.encryption_key:
+            self.output_kms_key.grant(principal, "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
+        if checkpoint is not None:
+            checkpoint.grant_read_write(self, principal)
+        if self.volume_kms_key is not None:
+            principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="TrainingVolumeEncryption",
+                    actions=["kms:CreateGrant"],
+                    resources=[self.volume_kms_key.key_arn],
+                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                )
+            )
+        if self._vpc is not None:
+            principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="TrainingJobVpcDescribe",
+                    actions=[
+                        "ec2:DescribeNetworkInterfaces",
+                        "ec2:DescribeVpcs",
+                        "ec2:DescribeDhcpOptions",
+                        "ec2:DescribeSubnets",
+                        "ec2:DescribeSecurityGroups",
+                    ],
+                    resources=["*"],
+                )
+            )
+            principal.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="TrainingJobNetworkInterfaces",
+                    actions=[
+                        "ec2:CreateNetworkInterface",
+                        "ec2:CreateNetworkInterfacePermission",
+                        "ec2:DeleteNetworkInterface",
+                        "ec2:DeleteNetworkInterfacePermission",
+                    ],
+                    resources=["*"],
+                    conditions={
+                        "ArnEquals": {
+                            "ec2:Vpc": stack.format_arn(
+                                service="ec2", resource="vpc", resource_name=self._vpc.vpc_id
+                            )
+                        }
+                    },
+                )
+            )
+        self._acknowledge_wildcards(checkpoint, f"{log_group_arn}:log-stream:{stream_name}*")
+
+    def _acknowledge_wildcards(self, checkpoint: S3Location | None, log_streams: str) -> None:
+        acknowledge_wildcard(
+            self.role,
+            "*",
+            "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
+            "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
+            "VPC jobs, the EC2 describe and network-interface actions (limited to the VPC by condition).",
+        )
+        acknowledge_wildcard(
+            self.role,
+            log_streams,
+            "SageMaker names log streams <job name>/<host> at run time; the wildcard covers "
+            "only this job's streams.",
+        )
+        locations = [c.data for c in self.inputs] + [self.output]
+        if checkpoint is not None:
+            locations.append(checkpoint)
+        for location in locations:
+            acknowledge_wildcard(
+                self.role,
+                location.objects_arn(self),
+                "Objects below a prefix this job is configured to read or write; SageMaker "
+                "chooses the object names at run time.",
+            )
+
+    def _render(
+        self,
+        *,
+        image_uri: str | None,
+        algorithm_name: str | None,
+        input_mode: InputMode,
+        metric_definitions: Mapping[str, str],
+        enable_sage_maker_metrics_time_series: bool | None,
+        hyperparameters: Mapping[str, HyperParameterValue],
+        environment: Mapping[str, str],
+        output_compression: OutputCompressionType | None,
+        volume_size: Size,
+        keep_alive_period: Duration | None,
+        subnet_ids: Sequence[str],
+        max_runtime: Duration,
+        enable_managed_spot_training: bool,
+        max_wait: Duration | None,
+        checkpoint: S3Location | None,
+        checkpoint_local_path: str | None,
+        enable_network_isolation: bool,
+        enable_inter_container_traffic_encryption: bool,
+        tags: Mapping[str, str],
+    ) -> dict[str, Any]:
+        """The CreateTrainingJob request, minus ``TrainingJobName`` (the handler names the job)."""
+        algorithm: dict[str, Any] = {"TrainingInputMode": input_mode.value}
+        if image_uri is not None:
+            algorithm["TrainingImage"] = image_uri
+        if algorithm_name is not None:
+            algorithm["AlgorithmName"] = algorithm_name
+        if metric_definitions:
+            algorithm["MetricDefinitions"] = [
+                {"Name": name, "Regex": regex} for name, regex in metric_definitions.items()
+            ]
+        if enable_sage_maker_metrics_time_series is not None:
+            algorithm["EnableSageMakerMetricsTimeSeries"] = enable_sage_maker_metrics_time_series
+
+        output_config: dict[str, Any] = {"S3OutputPath": self.output.s3_uri}
+        if self.output_kms_key is not None:
+            output_config["KmsKeyId"] = self.output_kms_key.key_arn
+        if output_compression is not None:
+            output_config["CompressionType"] = output_compression.value
+
+        resource_config: dict[str, Any] = {
+            "InstanceType": self.instance_type,
+            "InstanceCount": self.instance_count,
+            "VolumeSizeInGB": int(volume_size.to_gibibytes()),
+        }
+        if self.volume_kms_key is not None:
+            resource_config["VolumeKmsKeyId"] = self.volume_kms_key.key_arn
+        if keep_alive_period is not None:
+            resource_config["KeepAlivePeriodInSeconds"] = int(keep_alive_period.to_seconds())
+
+        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())}
+        if max_wait is not None:
+            stopping["MaxWaitTimeInSeconds"] = int(max_wait.to_seconds())
+
+        request: dict[str, Any] = {
+            "AlgorithmSpecification": algorithm,
+            "RoleArn": self.role.role_arn,
+            "OutputDataConfig": output_config,
+            "ResourceConfig": resource_config,
+            "StoppingCondition": stopping,
+        }
+        if hyperparameters:
+            request["HyperParameters"] = {k: hyperparameter_string(v) for k, v in hyperparameters.items()}
+        if environment:
+            request["Environment"] = dict(environment)
+        if self.inputs:
+            request["InputDataConfig"] = [channel.render() for channel in self.inputs]
+        if self.security_groups:
+            request["VpcConfig"] = {
+                "SecurityGroupIds": [g.security_group_id for g in self.security_groups],
+                "Subnets": list(subnet_ids),
+            }
+        if enable_managed_spot_training:
+            request["EnableManagedSpotTraining"] = True
+        if checkpoint is not None:
+            request["CheckpointConfig"] = {"S3Uri": checkpoint.s3_uri}
+            if checkpoint_local_path is not None:
+                request["CheckpointConfig"]["LocalPath"] = checkpoint_local_path
+        if enable_network_isolation:
+            request["EnableNetworkIsolation"] = True
+        if enable_inter_container_traffic_encryption:
+            request["EnableInterContainerTrafficEncryption"] = True
+        if tags:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        return request
+
+

@@ -1,0 +1,176 @@
+"""Synth-time checks of the rendered CreateTrainingJob request.
+
+The request is checked against botocore's SageMaker service model (required members,
+unknown members, lengths, patterns, enums, ranges, list and map sizes); values that are
+CDK tokens are skipped (the handler's API call checks them at deploy time). Cross-field
+rules the model cannot express live in ``cross_field_problems``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+import botocore.session
+from aws_cdk import Token
+from botocore.model import ListShape, MapShape, Shape, StructureShape
+
+# API member paths -> the TrainingJob prop a user wrote. "#" stands for a list index.
+_PROP_NAMES = {
+    "AlgorithmSpecification.TrainingImage": "image",
+    "AlgorithmSpecification.AlgorithmName": "algorithm_name",
+    "AlgorithmSpecification.TrainingInputMode": "input_mode",
+    "AlgorithmSpecification.MetricDefinitions": "metric_definitions",
+    "AlgorithmSpecification.MetricDefinitions[#].Name": "metric_definitions (name)",
+    "AlgorithmSpecification.MetricDefinitions[#].Regex": "metric_definitions (regex)",
+    "HyperParameters": "hyperparameters",
+    "Environment": "environment",
+    "InputDataConfig": "inputs",
+    "InputDataConfig[#].ChannelName": "inputs[#].channel_name",
+    "InputDataConfig[#].ContentType": "inputs[#].content_type",
+    "InputDataConfig[#].DataSource.S3DataSource.S3Uri": "inputs[#].data",
+    "InputDataConfig[#].DataSource.S3DataSource.AttributeNames": "inputs[#].attribute_names",
+    "InputDataConfig[#].ShuffleConfig.Seed": "inputs[#].shuffle_seed",
+    "OutputDataConfig.S3OutputPath": "output",
+    "ResourceConfig.InstanceType": "instance_type",
+    "ResourceConfig.InstanceCount": "instance_count",
+    "ResourceConfig.VolumeSizeInGB": "volume_size",
+    "ResourceConfig.KeepAlivePeriodInSeconds": "keep_alive_period",
+    "StoppingCondition.MaxRuntimeInSeconds": "max_runtime",
+    "StoppingCondition.MaxWaitTimeInSeconds": "max_wait",
+    "CheckpointConfig.S3Uri": "checkpoint",
+    "CheckpointConfig.LocalPath": "checkpoint_local_path",
+    "Tags": "tags",
+    "Tags[#].Key": "tags (key)",
+    "Tags[#].Value": "tags (value)",
+    "VpcConfig.Subnets": "vpc_subnets",
+    "VpcConfig.SecurityGroupIds": "security_groups",
+}
+
+TAG_LIMIT = 50
+RESERVED_TAGS = 4  # the handler's identity tags on every job
+
+
+@cache
+def _create_request_shape() -> StructureShape:
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    shape = model.operation_model("CreateTrainingJob").input_shape
+    assert isinstance(shape, StructureShape)
+    return shape
+
+
+def allowed_values(shape_name: str) -> list[str]:
+    """The enum of a shape of the SageMaker model (e.g. ``TrainingInstanceType``)."""
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return list(model.shape_for(shape_name).enum)
+
+
+def prop_name(api_path: str) -> str:
+    """``InputDataConfig[1].ChannelName`` -> ``inputs[1].channel_name (InputDataConfig[1].ChannelName)``."""
+    indexes = re.findall(r"\[(\d+)\]", api_path)
+    generic = re.sub(r"\[\d+\]", "[#]", api_path)
+    name = _PROP_NAMES.get(generic)
+    if name is None:
+        return api_path
+    for index in indexes:
+        name = name.replace("#", index, 1)
+    return f"{name} ({api_path})"
+
+
+def _describe_enum(values: list[str]) -> str:
+    shown = ", ".join(values[:12])
+    more = f" (and {len(values) - 12} more)" if len(values) > 12 else ""
+    return f"one of {shown}{more}"
+
+
+def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
+    if isinstance(value, str) and Token.is_unresolved(value):
+        return
+    meta = shape.metadata
+    where = prop_name(path)
+    if isinstance(shape, StructureShape):
+        if not isinstance(value, Mapping):
+            out.append(f"{where}: got {value!r}; expected an object with members {list(shape.members)}")
+            return
+        for name in shape.required_members:
+            if name not in value:
+                out.append(f"{prop_name(f'{path}.{name}'.lstrip('.'))}: missing; it is required")
+        for name, member_value in value.items():
+            member_path = f"{path}.{name}".lstrip(".")
+            if name not in shape.members:
+                out.append(f"{member_path}: unknown member; allowed: {', '.join(shape.members)}")
+                continue
+            _check(shape.members[name], member_value, member_path, out)
+        return
+    if isinstance(shape, ListShape):
+        if not isinstance(value, list | tuple):
+            out.append(f"{where}: got {value!r}; expected a list")
+            return
+        _check_size(meta, len(value), value, where, "items", out)
+        for i, item in enumerate(value):
+            _check(shape.member, item, f"{path}[{i}]", out)
+        return
+    if isinstance(shape, MapShape):
+        if not isinstance(value, Mapping):
+            out.append(f"{where}: got {value!r}; expected a mapping")
+            return
+        _check_size(meta, len(value), value, where, "entries", out)
+        for key, item in value.items():
+            _check(shape.key, key, f"{path} key {key!r}", out)
+            _check(shape.value, item, f"{path}[{key!r}]", out)
+        return
+    _check_scalar(shape, value, where, out)
+
+
+def _check_size(meta: dict[str, Any], size: int, value: Any, where: str, noun: str, out: list[str]) -> None:
+    if "min" in meta and size < meta["min"]:
+        out.append(f"{where}: got {size} {noun}; at least {meta['min']} allowed")
+    if "max" in meta and size > meta["max"]:
+        out.append(f"{where}: got {size} {noun}; at most {meta['max']} allowed")
+
+
+def _check_scalar(shape: Shape, value: Any, where: str, out: list[str]) -> None:
+    meta = shape.metadata
+    kind = shape.type_name
+    if kind == "string":
+        if not isinstance(value, str):
+            out.append(f"{where}: got {value!r}; expected a string")
+            return
+        if shape.enum and value not in shape.enum:
+            out.append(f"{where}: got {value!r}; allowed: {_describe_enum(list(shape.enum))}")
+            return
+        if "min" in meta and len(value) < meta["min"]:
+            out.append(f"{where}: got {value!r}; at least {meta['min']} characters")
+        if "max" in meta and len(value) > meta["max"]:
+            out.append(f"{where}: got a value of {len(value)} characters; at most {meta['max']} allowed")
+        pattern = meta.get("pattern")
+        if pattern and "#{Token" not in value and "${Token" not in value:
+            try:
+                ok = re.fullmatch(pattern, value, re.DOTALL) is not None
+            except re.error:  # a Java-only construct: leave it to the API
+                ok = True
+            if not ok:
+                out.append(f"{where}: got {value!r}; must match the pattern {pattern}")
+    elif kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            out.append(f"{where}: got {value!r}; expected a whole number")
+            return
+        if "min" in meta and value < meta["min"]:
+            out.append(f"{where}: got {value!r}; must be >= {meta['min']}")
+        if "max" in meta and value > meta["max"]:
+            out.append(f"{where}: got {value!r}; must be <= {meta['max']}")
+    elif kind in ("float", "double"):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            out.append(f"{where}: got {value!r}; expected a number")
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            out.append(f"{where}: got {value!r}; expected true or false")
+
+
+def model_problems(request: Mapping[str, Any]) -> list[str]:
+    """Problems of ``request`` (a CreateTrainingJob request) per botocore's SageMaker model."""
+    out: list[str] = []
+    _check(_create_request_shape(), dict(request), "", out)
+    return out
