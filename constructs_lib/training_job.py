@@ -207,9 +207,7 @@ class TrainingJob(Construct):
         subnet_ids: list[str] = []
         if vpc is not None:
             self.security_groups = list(security_groups or [self._create_security_group(vpc)])
-            subnet_ids = vpc.select_subnets(
-                vpc_subnets or ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
-            ).subnet_ids
+            subnet_ids = _select_subnets(vpc, vpc_subnets)
             if instance_count > 1:
                 for group in self.security_groups:
                     group.connections.allow_internally(
@@ -218,7 +216,7 @@ class TrainingJob(Construct):
         self._connections = ec2.Connections(security_groups=self.security_groups)
         self._vpc = vpc
 
-        self._grant_execution_permissions(checkpoint)
+        self._grant_execution_permissions(checkpoint, subnet_ids)
         image_uri = image.bind(self, self.role) if image is not None else None
 
         self.request = self._render(
@@ -264,10 +262,12 @@ class TrainingJob(Construct):
             # answer hang the stack for CloudFormation's default hour.
             service_timeout=HANDLER_TIMEOUT.plus(Duration.minutes(5)),
         )
-        # The job must not start before its role can do what it needs.
-        self.resource.node.add_dependency(self.role)
-        for group in self.security_groups:
-            self.resource.node.add_dependency(group)
+        # The job must not start before its role's policies and its security group rules
+        # exist (the role and groups themselves are already referenced by the request).
+        for parent in [self.role, *self.security_groups]:
+            for child in parent.node.children:
+                if child.node.id != "Resource":
+                    self.resource.node.add_dependency(child)
 
     # ----- attributes --------------------------------------------------------------
 
@@ -408,7 +408,7 @@ class TrainingJob(Construct):
             allow_all_outbound=True,
         )
 
-    def _grant_execution_permissions(self, checkpoint: S3Location | None) -> None:
+    def _grant_execution_permissions(self, checkpoint: S3Location | None, subnet_ids: Sequence[str]) -> None:
         stack = Stack.of(self)
         principal = self.role
         log_group_arn = stack.format_arn(
@@ -448,39 +448,58 @@ class TrainingJob(Construct):
                 )
             )
         if self._vpc is not None:
-            principal.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="TrainingJobVpcDescribe",
-                    actions=[
-                        "ec2:DescribeNetworkInterfaces",
-                        "ec2:DescribeVpcs",
-                        "ec2:DescribeDhcpOptions",
-                        "ec2:DescribeSubnets",
-                        "ec2:DescribeSecurityGroups",
-                    ],
-                    resources=["*"],
-                )
-            )
-            principal.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="TrainingJobNetworkInterfaces",
-                    actions=[
-                        "ec2:CreateNetworkInterface",
-                        "ec2:CreateNetworkInterfacePermission",
-                        "ec2:DeleteNetworkInterface",
-                        "ec2:DeleteNetworkInterfacePermission",
-                    ],
-                    resources=["*"],
-                    conditions={
-                        "ArnEquals": {
-                            "ec2:Vpc": stack.format_arn(
-                                service="ec2", resource="vpc", resource_name=self._vpc.vpc_id
-                            )
-                        }
-                    },
-                )
-            )
+            self._grant_network_interfaces(subnet_ids)
         self._acknowledge_wildcards(checkpoint, f"{log_group_arn}:log-stream:{stream_name}*")
+
+    def _grant_network_interfaces(self, subnet_ids: Sequence[str]) -> None:
+        """The EC2 actions SageMaker uses to attach the job to the VPC, scoped to its
+        subnets, security groups and VPC wherever EC2 supports resource-level permissions."""
+        assert self._vpc is not None
+        stack = Stack.of(self)
+
+        def ec2_arn(resource: str, name: str) -> str:
+            return stack.format_arn(service="ec2", resource=resource, resource_name=name)
+
+        interfaces = ec2_arn("network-interface", "*")
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="CreateJobNetworkInterfaces",
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[
+                    interfaces,
+                    *(ec2_arn("subnet", s) for s in subnet_ids),
+                    *(ec2_arn("security-group", g.security_group_id) for g in self.security_groups),
+                ],
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ManageJobNetworkInterfaces",
+                actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+                resources=[interfaces],
+                conditions={"ArnEquals": {"ec2:Vpc": ec2_arn("vpc", self._vpc.vpc_id)}},
+            )
+        )
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DescribeJobNetwork",
+                actions=[
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSecurityGroups",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs",
+                ],
+                resources=["*"],
+            )
+        )
+        acknowledge_wildcard(
+            self.role,
+            interfaces,
+            "SageMaker creates the job's network interfaces at run time, so their ids are unknown; "
+            "creation is limited to the job's subnets and security groups, the rest to its VPC.",
+        )
 
     def _acknowledge_wildcards(self, checkpoint: S3Location | None, log_streams: str) -> None:
         acknowledge_wildcard(
@@ -488,7 +507,7 @@ class TrainingJob(Construct):
             "*",
             "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
             "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
-            "VPC jobs, the EC2 describe and network-interface actions (limited to the VPC by condition).",
+            "VPC jobs, the EC2 describe actions and ec2:DeleteNetworkInterfacePermission.",
         )
         acknowledge_wildcard(
             self.role,
@@ -596,3 +615,17 @@ class TrainingJob(Construct):
         return request
 
 
+def _select_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> list[str]:
+    """The selected subnets; by default the VPC's private ones (with egress, else isolated)."""
+    if selection is None:
+        return list(vpc.select_subnets().subnet_ids)
+    return list(
+        vpc.select_subnets(
+            availability_zones=selection.availability_zones,
+            one_per_az=selection.one_per_az,
+            subnet_filters=selection.subnet_filters,
+            subnet_group_name=selection.subnet_group_name,
+            subnets=selection.subnets,
+            subnet_type=selection.subnet_type,
+        ).subnet_ids
+    )

@@ -1,0 +1,203 @@
+"""The stack configurations the tests synthesize, each built once per test process."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import assertions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from app import TrainingExampleStack
+from constructs_lib import (
+    Channel,
+    CompressionType,
+    InputMode,
+    S3DataDistributionType,
+    S3Location,
+    TrainingImage,
+    TrainingJob,
+)
+
+ENV = cdk.Environment(account="111111111111", region="us-east-1")
+
+
+def new_stack(name: str = "TestStack", env: cdk.Environment | None = ENV) -> cdk.Stack:
+    app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    return cdk.Stack(app, name, env=env, analytics_reporting=False)
+
+
+def example() -> cdk.Stack:
+    app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    return TrainingExampleStack(app, "TrainingExample", env=ENV, analytics_reporting=False)
+
+
+def vpc_two_instances() -> cdk.Stack:
+    """A VPC job on 2 instances with two input channels from a data bucket.
+
+    Environment-agnostic (account and region are deploy-time values), which also keeps
+    availability zones out of the template."""
+    stack = new_stack("VpcTraining", env=None)
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    ec2.FlowLog(stack, "FlowLog", resource_type=ec2.FlowLogResourceType.from_vpc(vpc))
+    data = s3.Bucket.from_bucket_name(stack, "Data", "training-data-bucket")
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    TrainingJob(
+        stack,
+        "Distributed",
+        image=TrainingImage.from_ecr_repository(repo, "2.1"),
+        inputs=[
+            Channel(
+                "train",
+                S3Location.from_bucket(data, "datasets/train/"),
+                distribution=S3DataDistributionType.SHARDED_BY_S3_KEY,
+                compression=CompressionType.GZIP,
+                content_type="text/csv",
+            ),
+            Channel("validation", S3Location.from_bucket(data, "datasets/validation/"), input_mode=InputMode.FAST_FILE),
+        ],
+        instance_type="ml.c5.2xlarge",
+        instance_count=2,
+        vpc=vpc,
+        max_runtime=cdk.Duration.hours(4),
+        enable_inter_container_traffic_encryption=True,
+        hyperparameters={"epochs": 3},
+    )
+    return stack
+
+
+def user_supplied() -> cdk.Stack:
+    """A job whose role, buckets and key the user brings."""
+    stack = new_stack("BringYourOwn")
+    key = kms.Key.from_key_arn(
+        stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    role = iam.Role(
+        stack, "Role", role_name="my-sagemaker-role", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com")
+    )
+    data = s3.Bucket.from_bucket_attributes(stack, "Data", bucket_name="team-data", encryption_key=key)
+    out = s3.Bucket.from_bucket_name(stack, "Out", "team-models")
+    TrainingJob(
+        stack,
+        "Job",
+        image=TrainingImage.from_registry("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"),
+        role=role,
+        inputs=[Channel("train", S3Location.from_bucket(data, "xgb/train/"), content_type="text/libsvm")],
+        output=S3Location.from_bucket(out, "xgb/models/"),
+        output_kms_key=key,
+        instance_type="ml.m5.2xlarge",
+        volume_size=cdk.Size.gibibytes(50),
+        tags={"team": "ml-platform", "cost-center": "1234"},
+        hyperparameters={"num_round": 100, "eta": 0.2, "objective": "binary:logistic"},
+    )
+    return stack
+
+
+CONFIGURATIONS: dict[str, Callable[[], cdk.Stack]] = {
+    "example": example,
+    "vpc_two_instances": vpc_two_instances,
+    "user_supplied": user_supplied,
+}
+
+
+@cache
+def stack_of(name: str) -> cdk.Stack:
+    return CONFIGURATIONS[name]()
+
+
+@cache
+def template_of(name: str) -> dict[str, Any]:
+    return assertions.Template.from_stack(stack_of(name)).to_json()  # type: ignore[no-any-return]
+
+
+def template(stack: cdk.Stack) -> dict[str, Any]:
+    return assertions.Template.from_stack(stack).to_json()  # type: ignore[no-any-return]
+
+
+def resources(tmpl: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in tmpl["Resources"].items() if v["Type"] == kind}
+
+
+def only(tmpl: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
+    found = resources(tmpl, kind)
+    assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def mask_asset_hashes(tmpl: dict[str, Any]) -> dict[str, Any]:
+    """Asset hashes change with any byte of the handler; snapshots mask them and nothing else."""
+    text = re.sub(r"[0-9a-f]{64}", "<asset-hash>", json.dumps(tmpl, sort_keys=True))
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+# ----- intrinsic functions -> placeholder strings, for policy analysis ---------------------
+
+_ARN_BY_TYPE = {
+    "AWS::S3::Bucket": "arn:aws:s3:::{name}",
+    "AWS::KMS::Key": "arn:aws:kms:us-east-1:111111111111:key/{name}",
+    "AWS::IAM::Role": "arn:aws:iam::111111111111:role/{name}",
+    "AWS::Logs::LogGroup": "arn:aws:logs:us-east-1:111111111111:log-group:{name}:*",
+    "AWS::Lambda::Function": "arn:aws:lambda:us-east-1:111111111111:function:{name}",
+    "AWS::ECR::Repository": "arn:aws:ecr:us-east-1:111111111111:repository/{name}",
+}
+_PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "111111111111",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+def resolve_intrinsics(value: Any, tmpl: dict[str, Any]) -> Any:
+    """Replaces Ref / Fn::GetAtt / Fn::Join with plausible literal values."""
+    if isinstance(value, list):
+        return [resolve_intrinsics(v, tmpl) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        ref = value["Ref"]
+        return _PSEUDO.get(ref, ref.lower())
+    if "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        kind = tmpl["Resources"].get(logical_id, {}).get("Type", "")
+        if attribute == "Arn" and kind in _ARN_BY_TYPE:
+            return _ARN_BY_TYPE[kind].format(name=logical_id.lower())
+        return f"{logical_id.lower()}-{attribute.lower()}"
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(str(resolve_intrinsics(p, tmpl)) for p in parts)
+    return {k: resolve_intrinsics(v, tmpl) for k, v in value.items()}
+
+
+def statements(tmpl: dict[str, Any], role_logical_id: str) -> list[dict[str, Any]]:
+    """Every statement of every inline policy attached to one role, intrinsics resolved."""
+    found: list[dict[str, Any]] = []
+    for policy in resources(tmpl, "AWS::IAM::Policy").values():
+        if {"Ref": role_logical_id} in policy["Properties"]["Roles"]:
+            found.extend(resolve_intrinsics(policy["Properties"]["PolicyDocument"]["Statement"], tmpl))
+    for inline in tmpl["Resources"][role_logical_id]["Properties"].get("Policies", []):
+        found.extend(resolve_intrinsics(inline["PolicyDocument"]["Statement"], tmpl))
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(tmpl: dict[str, Any], role_logical_id: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs that a role's policies allow."""
+    pairs: set[tuple[str, str]] = set()
+    for statement in statements(tmpl, role_logical_id):
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                pairs.add((action, resource))
+    return pairs

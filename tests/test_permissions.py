@@ -1,0 +1,179 @@
+"""Which principal can do which action on which resource: least privilege, pinned."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_ecr as ecr
+
+from constructs_lib import TrainingImage, TrainingJob
+from tests.stacks import as_list, grants, only, resources, statements, template, template_of
+
+ACCOUNT, REGION = "111111111111", "us-east-1"
+LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/sagemaker/TrainingJobs"
+
+
+def _job_role(tmpl: dict, construct: str) -> str:
+    roles = [k for k in resources(tmpl, "AWS::IAM::Role") if k.startswith(construct + "Role")]
+    assert len(roles) == 1, roles
+    return roles[0]
+
+
+def _job_prefix(tmpl: dict) -> str:
+    (_, job) = only(tmpl, "Custom::SageMakerTrainingJob")
+    return job["Properties"]["JobNamePrefix"]
+
+
+def test_example_job_role_has_exactly_the_permissions_the_job_needs() -> None:
+    tmpl = template_of("example")
+    role = _job_role(tmpl, "Train")
+    prefix = _job_prefix(tmpl)
+    bucket = "arn:aws:s3:::sagemakertrainingstorageoutputbd237a33"
+    key = "arn:aws:kms:us-east-1:111111111111:key/sagemakertrainingstoragekey10f3a471"
+    repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/my-training"
+    assert grants(tmpl, role) == {
+        *((a, r) for a in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
+                           "logs:DescribeLogStreams")
+          for r in (LOGS, f"{LOGS}:log-stream:{prefix}-*")),
+        ("cloudwatch:PutMetricData", "*"),
+        ("s3:PutObject", f"{bucket}/{prefix}/*"),
+        ("s3:AbortMultipartUpload", f"{bucket}/{prefix}/*"),
+        ("kms:Encrypt", key),
+        ("kms:GenerateDataKey", key),
+        ("kms:Decrypt", key),
+        ("kms:CreateGrant", key),
+        ("ecr:BatchCheckLayerAvailability", repo),
+        ("ecr:GetDownloadUrlForLayer", repo),
+        ("ecr:BatchGetImage", repo),
+        ("ecr:GetAuthorizationToken", "*"),
+    }
+
+
+def test_statements_on_star_are_only_those_without_resource_level_permissions() -> None:
+    for name in ("example", "vpc_two_instances"):
+        tmpl = template_of(name)
+        construct = "Train" if name == "example" else "Distributed"
+        star = {a for s in statements(tmpl, _job_role(tmpl, construct)) if s["Resource"] == "*"
+                for a in as_list(s["Action"])}
+        assert star <= {
+            "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "ec2:DeleteNetworkInterfacePermission",
+            "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+        }
+
+
+def test_metrics_are_limited_to_the_sagemaker_namespace() -> None:
+    tmpl = template_of("example")
+    (metrics,) = [s for s in statements(tmpl, _job_role(tmpl, "Train")) if s["Action"] == "cloudwatch:PutMetricData"]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}}
+
+
+def test_job_role_trusts_only_sagemaker_for_this_account_and_these_jobs() -> None:
+    tmpl = template_of("example")
+    role = tmpl["Resources"][_job_role(tmpl, "Train")]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
+    source_arn = trust["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert source_arn["Fn::Join"][1][-1].endswith(f":sagemaker:{REGION}:{ACCOUNT}:training-job/{_job_prefix(tmpl)}-*")
+    assert role["Path"].startswith("/sagemaker-training/")
+    assert "ManagedPolicyArns" not in role
+
+
+def test_inputs_are_readable_exactly_at_their_prefixes() -> None:
+    tmpl = template_of("vpc_two_instances")
+    role = _job_role(tmpl, "Distributed")
+    pairs = grants(tmpl, role)
+    s3 = {p for p in pairs if p[0].startswith("s3:") and "training-data-bucket" in p[1]}
+    bucket = "arn:aws:s3:::training-data-bucket"
+    assert s3 == {
+        ("s3:ListBucket", bucket),
+        ("s3:GetObject", f"{bucket}/datasets/train/*"),
+        ("s3:GetObject", f"{bucket}/datasets/validation/*"),
+    }
+    listing = [s for s in statements(tmpl, role) if s["Action"] == "s3:ListBucket"]
+    prefixes = sorted(p for s in listing for p in as_list(s["Condition"]["StringLike"]["s3:prefix"]))
+    assert prefixes == ["datasets/train/*", "datasets/validation/*"]
+    assert not [p for p in pairs if p[0] in ("s3:PutObject", "s3:DeleteObject") and "training-data" in p[1]]
+
+
+def test_vpc_job_can_manage_network_interfaces_only_in_its_subnets_groups_and_vpc() -> None:
+    tmpl = template_of("vpc_two_instances")
+    role = _job_role(tmpl, "Distributed")
+    by_sid = {s.get("Sid"): s for s in statements(tmpl, role)}
+    create = by_sid["CreateJobNetworkInterfaces"]
+    assert create["Action"] == "ec2:CreateNetworkInterface"
+    kinds = sorted(r.split(":")[5].split("/")[0] for r in create["Resource"])
+    assert kinds == ["network-interface", "security-group", "subnet", "subnet"]
+    manage = by_sid["ManageJobNetworkInterfaces"]
+    assert manage["Condition"] == {"ArnEquals": {"ec2:Vpc": "arn:aws:ec2:us-east-1:111111111111:vpc/vpc8378eb38"}}
+
+
+def test_example_job_has_no_ec2_permissions_without_a_vpc() -> None:
+    tmpl = template_of("example")
+    assert not [a for a, _ in grants(tmpl, _job_role(tmpl, "Train")) if a.startswith("ec2:")]
+
+
+def test_user_supplied_role_gets_the_statements_and_is_the_only_role_passed() -> None:
+    tmpl = template_of("user_supplied")
+    role = "Role1ABCC5F0"
+    pairs = grants(tmpl, role)
+    key = "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert ("s3:GetObject", "arn:aws:s3:::team-data/xgb/train/*") in pairs
+    assert ("kms:Decrypt", key) in pairs
+    assert ("s3:PutObject", "arn:aws:s3:::team-models/xgb/models/*") in pairs
+    assert {("kms:Encrypt", key), ("kms:GenerateDataKey", key)} <= pairs
+    xgb = "arn:aws:ecr:us-east-1:683313688378:repository/sagemaker-xgboost"
+    assert ("ecr:BatchGetImage", xgb) in pairs
+    provider = _provider_role(tmpl)
+    (pass_role,) = [s for s in statements(tmpl, provider) if s["Action"] == "iam:PassRole"]
+    assert as_list(pass_role["Resource"])[1:] == ["arn:aws:iam::111111111111:role/role1abcc5f0"]
+
+
+def _provider_role(tmpl: dict) -> str:
+    roles = [k for k in resources(tmpl, "AWS::IAM::Role") if k.startswith("SageMakerTrainingJobProviderRole")]
+    assert len(roles) == 1
+    return roles[0]
+
+
+def test_handler_can_manage_only_this_stacks_jobs_and_pass_roles_only_to_sagemaker() -> None:
+    tmpl = template_of("example")
+    prefix = _job_prefix(tmpl).rsplit("-", 1)[0]
+    by_sid = {s.get("Sid"): s for s in statements(tmpl, _provider_role(tmpl))}
+    jobs = by_sid["ManageStackTrainingJobs"]
+    assert jobs["Resource"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{prefix}-*"
+    assert set(jobs["Action"]) == {
+        "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+        "sagemaker:DeleteTrainingJob", "sagemaker:UpdateTrainingJob", "sagemaker:AddTags",
+        "sagemaker:DeleteTags", "sagemaker:ListTags",
+    }
+    assert by_sid["FindAbandonedTrainingJobs"]["Action"] == "sagemaker:ListTrainingJobs"
+    passing = by_sid["PassJobRolesToSageMaker"]
+    assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    assert passing["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/sagemaker-training/{prefix}/*"
+    assert set(by_sid) == {None, "ManageStackTrainingJobs", "FindAbandonedTrainingJobs", "PassJobRolesToSageMaker"}
+
+
+def _stack_with_jobs(count: int, fixed_names: bool = False) -> dict:
+    stack = cdk.Stack(cdk.App(), "Many", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    for i in range(count):
+        TrainingJob(stack, f"Job{i}", image=TrainingImage.from_ecr_repository(repo),
+                    training_job_name=f"fixed-{i}" if fixed_names else None)
+    return template(stack)
+
+
+def test_one_handler_per_stack_and_its_policy_does_not_grow_with_jobs() -> None:
+    one, three = _stack_with_jobs(1), _stack_with_jobs(3)
+    for tmpl in (one, three):
+        assert len(resources(tmpl, "AWS::Lambda::Function")) == 1
+        assert len(resources(tmpl, "Custom::SageMakerTrainingJob")) == len(resources(tmpl, "AWS::IAM::Role")) - 1
+    assert statements(one, _provider_role(one)) == statements(three, _provider_role(three))
+
+
+def test_fixed_job_names_are_added_to_the_one_sagemaker_statement() -> None:
+    tmpl = _stack_with_jobs(2, fixed_names=True)
+    by_sid = {s.get("Sid"): s for s in statements(tmpl, _provider_role(tmpl))}
+    resources_ = as_list(by_sid["ManageStackTrainingJobs"]["Resource"])
+    assert f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/fixed-0" in resources_
+    assert f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/fixed-1" in resources_
