@@ -332,10 +332,10 @@ class TrainingJob(Construct):
         for key, value in hyperparameters.items():
             if not isinstance(value, str | int | float | bool):
                 problems.add(f"hyperparameters[{key!r}]", value, "allowed: str, int, float or bool")
-        if volume_size is not None and not Token.is_unresolved(volume_size.to_gibibytes()):
+        if volume_size is not None:
             try:
                 volume_size.to_gibibytes()
-            except Exception:  # jsii raises for fractional GiB
+            except RuntimeError:  # Size raises for a fractional number of GiB
                 problems.add("volume_size", str(volume_size), "a whole number of GiB")
         if volume_kms_key is not None and has_local_nvme_storage(self.instance_type):
             problems.add(

@@ -68,15 +68,17 @@ def allowed_values(shape_name: str) -> list[str]:
 
 
 def prop_name(api_path: str) -> str:
-    """``InputDataConfig[1].ChannelName`` -> ``inputs[1].channel_name (InputDataConfig[1].ChannelName)``."""
-    indexes = re.findall(r"\[(\d+)\]", api_path)
-    generic = re.sub(r"\[\d+\]", "[#]", api_path)
-    name = _PROP_NAMES.get(generic)
+    """``InputDataConfig[1].ChannelName`` -> ``inputs[1].channel_name (InputDataConfig[1].ChannelName)``;
+    map entries keep their key: ``hyperparameters['lr'] (HyperParameters['lr'])``."""
+    cut = min((i for i in (api_path.find("['"), api_path.find(" key ")) if i >= 0), default=len(api_path))
+    base, entry = api_path[:cut], api_path[cut:]
+    indexes = re.findall(r"\[(\d+)\]", base)
+    name = _PROP_NAMES.get(re.sub(r"\[\d+\]", "[#]", base))
     if name is None:
         return api_path
     for index in indexes:
         name = name.replace("#", index, 1)
-    return f"{name} ({api_path})"
+    return f"{name}{entry} ({api_path})"
 
 
 def _describe_enum(values: list[str]) -> str:

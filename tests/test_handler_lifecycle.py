@@ -1,0 +1,526 @@
+"""The handler's lifecycle matrix, error paths through botocore's Stubber.
+
+Every row of the README's lifecycle table is one test here.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from tests.handler_support import (
+    ANY,
+    PREFIX,
+    REQUEST,
+    Context,
+    FakeClock,
+    Run,
+    arn_of,
+    description,
+    event,
+    handler,
+    identity_tags,
+    name_for,
+    not_found,
+    props,
+)
+
+
+def assert_contract(body: dict[str, Any], evt: dict[str, Any]) -> None:
+    """The CloudFormation custom resource response contract."""
+    assert set(body) >= {"Status", "PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId"}
+    assert body["Status"] in ("SUCCESS", "FAILED")
+    assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == (
+        evt["StackId"], evt["RequestId"], evt["LogicalResourceId"])
+    assert isinstance(body["PhysicalResourceId"], str) and 0 < len(body["PhysicalResourceId"]) <= 1024
+    if body["Status"] == "FAILED":
+        assert body["Reason"]
+    if evt["RequestType"] == "Delete":
+        assert body["PhysicalResourceId"] == evt["PhysicalResourceId"]
+    assert len(json.dumps(body).encode()) <= 4096
+    assert all(isinstance(v, str) for v in body.get("Data", {}).values())
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(handler.time, "monotonic", fake.monotonic)
+    monkeypatch.setattr(handler.time, "sleep", fake.sleep)
+    return fake
+
+
+def expect_create(run: Run, evt: dict[str, Any], name: str, request: dict[str, Any] | None = None) -> None:
+    expected = dict(request or REQUEST)
+    expected["TrainingJobName"] = name
+    expected["Tags"] = [*expected.get("Tags", []), *identity_tags(evt)]
+    run.stub.add_response("create_training_job", {"TrainingJobArn": arn_of(name)}, expected)
+
+
+# ----- Create ----------------------------------------------------------------------------
+
+
+def test_create_ok_returns_the_job_name_arn_and_artifacts(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    expect_create(run, evt, name)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "SUCCESS"
+    assert body["PhysicalResourceId"] == name
+    assert body["Data"] == {
+        "TrainingJobName": name,
+        "TrainingJobArn": arn_of(name),
+        "ModelArtifacts": f"s3://output-bucket/jobs/{name}/output/model.tar.gz",
+        "TrainingJobStatus": "InProgress",
+    }
+
+
+def test_generated_names_are_valid_stable_per_request_and_new_per_deployment() -> None:
+    first = event("Create", request_id="r-1")
+    assert name_for(first) == name_for(event("Create", request_id="r-1"))
+    assert name_for(first) != name_for(event("Create", request_id="r-2"))
+    assert name_for(first).startswith(PREFIX + "-")
+    assert handler.re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", name_for(first))
+
+
+def test_create_retried_with_the_same_request_finds_its_own_job(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(name)})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+
+
+def test_create_resource_in_use_by_our_own_job_is_accepted(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    run.stub.add_client_error("create_training_job", "ResourceInUse", "Training job name in use")
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(name)})
+    body = run(evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+
+
+def test_create_resource_in_use_by_a_foreign_job_fails_clearly(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create", properties=props(TrainingJobName="nightly"))
+    run.stub.add_client_error("describe_training_job", **not_found("nightly"))
+    run.stub.add_client_error("create_training_job", "ResourceInUse", "Training job name in use")
+    run.stub.add_response("describe_training_job", description("nightly"), {"TrainingJobName": "nightly"})
+    run.stub.add_response("list_tags", {"Tags": [{"Key": "owner", "Value": "someone-else"}]},
+                          {"ResourceArn": arn_of("nightly")})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "FAILED"
+    assert "already used by a job this resource did not create" in body["Reason"]
+    assert "fixed training_job_name" in body["Reason"]
+    assert body["PhysicalResourceId"] == handler.NOT_CREATED + "nightly"
+
+
+def test_create_retries_while_the_new_role_propagates_then_succeeds(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    for _ in range(2):
+        run.stub.add_client_error("create_training_job", "ValidationException",
+                                  f"Could not assume role {REQUEST['RoleArn']}. Please ensure that the role exists")
+    expect_create(run, evt, name)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    body = run(evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+    assert clock.slept == [2.0, 4.0]
+
+
+def test_create_fails_with_sagemakers_message_when_iam_never_propagates(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    message = "Access denied for repository: trainer in registry ID: 111111111111"
+    for _ in range(9):
+        run.stub.add_client_error("create_training_job", "ValidationException", message)
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "FAILED"
+    assert message in body["Reason"]
+    assert 100 <= sum(clock.slept) <= handler.IAM_RETRY_SECONDS
+    assert body["PhysicalResourceId"] == handler.NOT_CREATED + name
+
+
+def test_create_other_validation_errors_fail_at_once(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    run.stub.add_client_error("create_training_job", "ValidationException", "Instance type not supported")
+    body = run(evt)
+    assert body["Status"] == "FAILED" and "Instance type not supported" in body["Reason"]
+    assert clock.slept == []
+
+
+def test_client_uses_standard_retries_with_explicit_limits_and_timeouts() -> None:
+    client = handler.make_client()
+    config = client.meta.config
+    assert config.retries == {"mode": "standard", "total_max_attempts": 9}
+    assert (config.connect_timeout, config.read_timeout) == (10, 60)
+
+
+def test_create_rides_out_throttling_through_botocore_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real botocore retry logic; HTTP answered in-process, nothing leaves the machine."""
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, ctx: 0)
+    client = handler.make_client()
+    evt = event("Create")
+    name = name_for(evt)
+    calls: list[str] = []
+
+    def answer(request: Any, **kwargs: Any) -> AWSResponse:
+        target = request.headers["X-Amz-Target"].decode().split(".")[-1]
+        calls.append(target)
+        if target == "DescribeTrainingJob" and "CreateTrainingJob" not in calls:
+            body = {"__type": "ValidationException", "message": f"Requested resource not found: {name}"}
+            return AWSResponse(request.url, 400, {}, _Raw(body))
+        if target == "CreateTrainingJob" and calls.count("CreateTrainingJob") <= 2:
+            return AWSResponse(request.url, 400, {}, _Raw({"__type": "ThrottlingException", "message": "Rate exceeded"}))
+        if target == "CreateTrainingJob":
+            return AWSResponse(request.url, 200, {}, _Raw({"TrainingJobArn": arn_of(name)}))
+        desc = {k: v for k, v in description(name).items() if k != "CreationTime"}
+        desc["CreationTime"] = 1_790_000_000
+        return AWSResponse(request.url, 200, {}, _Raw(desc))
+
+    client.meta.events.register("before-send.sagemaker", answer)
+    sent: list[dict[str, Any]] = []
+    handler.handler(evt, Context(), client=client, put=lambda url, body: sent.append(json.loads(body)))
+    assert calls.count("CreateTrainingJob") == 3
+    assert sent[0]["Status"] == "SUCCESS"
+
+
+class _Raw:
+    def __init__(self, body: dict[str, Any]) -> None:
+        self._data = json.dumps(body).encode()
+
+    def stream(self, **kwargs: Any) -> Any:
+        yield self._data
+
+    def read(self, *args: Any) -> bytes:
+        return self._data
+
+
+# ----- Delete ----------------------------------------------------------------------------
+
+
+def _delete(physical: str, **prop_overrides: Any) -> dict[str, Any]:
+    return event("Delete", physical_id=physical, properties=props(**prop_overrides))
+
+
+@pytest.mark.parametrize(("status", "stops"), [("InProgress", True), ("Completed", False), ("Failed", False),
+                                               ("Stopped", False), ("Stopping", False)])
+def test_delete_stops_only_a_running_job(status: str, stops: bool, clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), _delete(name)
+    run.stub.add_response("describe_training_job", description(name, status), {"TrainingJobName": name})
+    if stops:
+        run.stub.add_response("stop_training_job", {}, {"TrainingJobName": name})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "SUCCESS"
+
+
+def test_delete_of_a_missing_job_succeeds(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), _delete(name)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    body = run(evt)
+    assert body["Status"] == "SUCCESS"
+
+
+def test_delete_when_the_job_finishes_between_describe_and_stop(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), _delete(name)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_client_error("stop_training_job", "ValidationException", "The job status is Completed")
+    assert run(evt)["Status"] == "SUCCESS"
+
+
+def test_delete_after_a_failed_create_with_nothing_created(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), _delete(handler.NOT_CREATED + name)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "SUCCESS"
+
+
+def test_delete_after_a_failed_create_stops_the_job_it_did_start(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), _delete(handler.NOT_CREATED + name)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(name)})
+    run.stub.add_response("stop_training_job", {}, {"TrainingJobName": name})
+    assert run(evt)["Status"] == "SUCCESS"
+
+
+def test_delete_with_an_invented_physical_id_stops_this_resources_running_jobs(clock: FakeClock) -> None:
+    run, evt = Run(), _delete("Training-Train781835F2-1B2C3D4E5F6G")
+    ours, foreign = f"{PREFIX}-0a1b2c3d", f"{PREFIX}-99999999"
+    run.stub.add_response(
+        "list_training_jobs",
+        {"TrainingJobSummaries": [
+            {"TrainingJobName": n, "TrainingJobArn": arn_of(n), "CreationTime": description(n)["CreationTime"],
+             "TrainingJobStatus": "InProgress"} for n in (ours, foreign)]},
+        {"NameContains": PREFIX, "StatusEquals": "InProgress"},
+    )
+    run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(ours)})
+    other = [{"Key": handler.TAG_STACK, "Value": evt["StackId"]}, {"Key": handler.TAG_RESOURCE, "Value": "Other"}]
+    run.stub.add_response("list_tags", {"Tags": other}, {"ResourceArn": arn_of(foreign)})
+    run.stub.add_response("describe_training_job", description(ours), {"TrainingJobName": ours})
+    run.stub.add_response("stop_training_job", {}, {"TrainingJobName": ours})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "SUCCESS"
+
+
+def test_delete_with_retain_leaves_the_job_running(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), _delete(name, RemovalBehavior="retain")
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    assert run(evt)["Status"] == "SUCCESS"
+
+
+def test_delete_with_delete_behaviour_stops_waits_and_deletes(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), _delete(name, RemovalBehavior="delete")
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("stop_training_job", {}, {"TrainingJobName": name})
+    run.stub.add_response("describe_training_job", description(name, "Stopping"), {"TrainingJobName": name})
+    run.stub.add_response("describe_training_job", description(name, "Stopped"), {"TrainingJobName": name})
+    run.stub.add_response("delete_training_job", {}, {"TrainingJobName": name})
+    assert run(evt)["Status"] == "SUCCESS"
+    assert clock.slept == [handler.POLL_SECONDS, handler.POLL_SECONDS]
+
+
+def test_delete_never_fails_on_an_older_property_format(clock: FakeClock) -> None:
+    """Version 0 properties: no SchemaVersion, the request as an object of strings."""
+    name = f"{PREFIX}-0a1b2c3d"
+    old = {"JobNamePrefix": PREFIX, "Request": {"ResourceConfig": {"InstanceCount": "1"}}}
+    run, evt = Run(), event("Delete", physical_id=name, properties=old)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("stop_training_job", {}, {"TrainingJobName": name})
+    assert run(evt)["Status"] == "SUCCESS"
+
+
+def test_old_property_format_is_coerced_to_api_types() -> None:
+    parsed = handler.parse_props({"JobNamePrefix": PREFIX, "Request": {
+        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": "2", "VolumeSizeInGB": "30"},
+        "EnableNetworkIsolation": "true"}})
+    assert parsed.request["ResourceConfig"]["InstanceCount"] == 2
+    assert parsed.request["EnableNetworkIsolation"] is True
+
+
+def test_delete_with_unreadable_properties_still_succeeds_for_a_foreign_id(clock: FakeClock) -> None:
+    run, evt = Run(), event("Delete", physical_id="something-else", properties={"SchemaVersion": "99"})
+    assert run(evt)["Status"] == "SUCCESS"
+
+
+# ----- Update ----------------------------------------------------------------------------
+
+
+def _changed(**resource_config: Any) -> dict[str, Any]:
+    request = copy.deepcopy(REQUEST)
+    request["ResourceConfig"].update(resource_config)
+    return request
+
+
+def _summary(name: str, status: str) -> dict[str, Any]:
+    return {"TrainingJobName": name, "TrainingJobArn": arn_of(name), "TrainingJobStatus": status,
+            "CreationTime": description(name)["CreationTime"]}
+
+
+def test_update_of_an_immutable_field_starts_a_new_job(clock: FakeClock) -> None:
+    old_name = f"{PREFIX}-0a1b2c3d"
+    new_request = _changed(InstanceCount=2)
+    run = Run()
+    evt = event("Update", physical_id=old_name, properties=props(new_request), old_properties=props())
+    name = name_for(evt)
+    run.stub.add_response("list_training_jobs", {"TrainingJobSummaries": [_summary(old_name, "InProgress")]},
+                          {"NameContains": PREFIX})
+    run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(old_name)})
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    expect_create(run, evt, name, new_request)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "SUCCESS"
+    assert body["PhysicalResourceId"] == name != old_name
+
+
+def test_update_of_tags_only_keeps_the_job(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    old_request = {**REQUEST, "Tags": [{"Key": "team", "Value": "a"}, {"Key": "gone", "Value": "x"}]}
+    new_request = {**REQUEST, "Tags": [{"Key": "team", "Value": "b"}, {"Key": "new", "Value": "y"}]}
+    run = Run()
+    evt = event("Update", physical_id=name, properties=props(new_request), old_properties=props(old_request))
+    run.stub.add_response("describe_training_job", description(name, "Completed"), {"TrainingJobName": name})
+    run.stub.add_response("add_tags", {"Tags": []}, {"ResourceArn": arn_of(name), "Tags": [
+        {"Key": "team", "Value": "b"}, {"Key": "new", "Value": "y"}]})
+    run.stub.add_response("delete_tags", {}, {"ResourceArn": arn_of(name), "TagKeys": ["gone"]})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+
+
+def test_update_of_in_place_fields_calls_update_training_job(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run = Run()
+    evt = event("Update", physical_id=name, properties=props(_changed(KeepAlivePeriodInSeconds=600)),
+                old_properties=props())
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("update_training_job", {"TrainingJobArn": arn_of(name)},
+                          {"TrainingJobName": name, "ResourceConfig": {"KeepAlivePeriodInSeconds": 600}})
+    body = run(evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+
+
+def test_rollback_update_returns_to_the_original_job_without_starting_another(clock: FakeClock) -> None:
+    original, replacement = f"{PREFIX}-0a1b2c3d", f"{PREFIX}-11111111"
+    run = Run()
+    rollback = event("Update", physical_id=replacement, properties=props(), old_properties=props(_changed(InstanceCount=2)))
+    original_tags = identity_tags(rollback, request_id="first-create")
+    replacement_tags = identity_tags(event("Update", properties=props(_changed(InstanceCount=2))))
+    run.stub.add_response("list_training_jobs", {"TrainingJobSummaries": [
+        _summary(replacement, "InProgress"), _summary(original, "InProgress")]}, {"NameContains": PREFIX})
+    run.stub.add_response("list_tags", {"Tags": replacement_tags}, {"ResourceArn": arn_of(replacement)})
+    run.stub.add_response("list_tags", {"Tags": original_tags}, {"ResourceArn": arn_of(original)})
+    run.stub.add_response("describe_training_job", description(original), {"TrainingJobName": original})
+    body = run(rollback)
+    assert_contract(body, rollback)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", original)
+
+
+def test_update_with_a_changed_job_under_a_fixed_name_fails_clearly(clock: FakeClock) -> None:
+    run = Run()
+    evt = event("Update", physical_id="nightly", properties=props(_changed(InstanceCount=2), TrainingJobName="nightly"),
+                old_properties=props(TrainingJobName="nightly"))
+    run.stub.add_response("list_training_jobs", {"TrainingJobSummaries": []}, {"NameContains": "nightly"})
+    body = run(evt)
+    assert body["Status"] == "FAILED"
+    assert "fixed name nightly" in body["Reason"]
+    assert body["PhysicalResourceId"] == "nightly"
+
+
+# ----- always answer ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("broken", [
+    {"RequestType": "Create", "ResourceProperties": {}},
+    {"RequestType": "Create", "ResourceProperties": {"SchemaVersion": "1", "JobNamePrefix": PREFIX, "Request": "{not json"}},
+    {"RequestType": "Explode"},
+    {"RequestType": "Update"},
+    {"StackId": None},
+])
+def test_malformed_events_get_a_failed_answer(broken: dict[str, Any]) -> None:
+    evt = {**event("Create"), **broken}
+    if evt.get("StackId") is None:
+        evt.pop("StackId")
+    sent: list[dict[str, Any]] = []
+    handler.handler(evt, Context(), client=object(), put=lambda url, body: sent.append(json.loads(body)))
+    assert len(sent) == 1
+    assert sent[0]["Status"] == "FAILED"
+    assert sent[0]["Reason"]
+
+
+def test_an_event_without_response_url_is_logged_and_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    handler.handler({"RequestType": "Create"}, Context(), client=object(), put=lambda *a: pytest.fail("sent"))
+    assert "ignored-malformed-event" in capsys.readouterr().out
+
+
+class _Crashing:
+    def describe_training_job(self, **kwargs: Any) -> Any:
+        raise KeyError("boom")
+
+
+def test_handler_crash_still_answers_failed() -> None:
+    evt = event("Create")
+    sent: list[dict[str, Any]] = []
+    handler.handler(evt, Context(), client=_Crashing(), put=lambda url, body: sent.append(json.loads(body)))
+    assert [s["Status"] for s in sent] == ["FAILED"]
+    assert "internal error (KeyError" in sent[0]["Reason"]
+    assert_contract(sent[0], evt)
+
+
+class _Hanging:
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def describe_training_job(self, **kwargs: Any) -> Any:
+        self.release.wait(30)
+        raise RuntimeError("released")
+
+
+def test_approaching_timeout_answers_failed_before_lambda_dies() -> None:
+    evt, client = event("Create"), _Hanging()
+    sent: list[dict[str, Any]] = []
+    answered = threading.Event()
+
+    def put(url: str, body: bytes) -> None:
+        sent.append(json.loads(body))
+        answered.set()
+        client.release.set()
+
+    # 10.05 s left: the guard fires 10 s before the end, i.e. at once.
+    handler.handler(evt, Context(remaining_ms=10_050), client=client, put=put)
+    assert answered.is_set()
+    assert len(sent) == 1
+    assert sent[0]["Status"] == "FAILED"
+    assert "ran out of time" in sent[0]["Reason"]
+    assert sent[0]["PhysicalResourceId"].startswith(handler.NOT_CREATED)
+
+
+def test_oversized_reason_is_truncated_to_the_4096_byte_limit() -> None:
+    sent: list[bytes] = []
+    responder = handler.Responder(event("Create"), lambda url, body: sent.append(body))
+    responder.send("FAILED", "not-created:x", "x" * 10_000)
+    assert len(sent[0]) <= 4096
+    assert json.loads(sent[0])["Reason"].endswith("...")
+
+
+def test_logs_are_json_lines_without_the_response_url(capsys: pytest.CaptureFixture[str], clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_client_error("describe_training_job", **not_found(name))
+    expect_create(run, evt, name)
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run(evt)
+    out = capsys.readouterr().out
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert {line.get("action") for line in lines} >= {"created", "respond"}
+    assert "X-Amz-Signature" not in out and "cloudformation-custom-resource-response" not in out
+
+
+def test_default_put_targets_the_response_url_with_an_empty_content_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    class _Response:
+        def __enter__(self) -> _Response:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            return None
+
+    def fake_urlopen(request: Any, timeout: float) -> _Response:
+        seen.update(url=request.full_url, method=request.get_method(), headers=dict(request.header_items()))
+        return _Response()
+
+    monkeypatch.setattr(handler.urllib.request, "urlopen", fake_urlopen)
+    handler._default_put("https://example.invalid/response", b"{}")
+    assert seen["method"] == "PUT"
+    assert seen["headers"]["Content-type"] == ""
+
+
+_ = ANY

@@ -1,0 +1,105 @@
+"""Bad props fail when the construct is created, naming the prop, the value and what is allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_kms as kms
+
+from constructs_lib import Channel, S3Location, TrainingImage, TrainingJob, TrainingJobValidationError
+
+
+def _build(**props: Any) -> TrainingJob:
+    stack = cdk.Stack(cdk.App(), "Bad", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    if props.pop("_no_image", False) is False and "image" not in props:
+        props["image"] = TrainingImage.from_ecr_repository(repo)
+    for name, factory in list(props.items()):
+        if callable(factory) and name.startswith("_make_"):
+            props[name.removeprefix("_make_")] = factory(stack)
+            del props[name]
+    return TrainingJob(stack, "Job", **props)
+
+
+def _key(stack: cdk.Stack) -> kms.IKey:
+    return kms.Key.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+
+
+def _vpc(stack: cdk.Stack) -> ec2.IVpc:
+    return ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+
+
+DATA = S3Location.from_uri("s3://my-data/train/")
+
+CASES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("neither image nor algorithm", {"_no_image": True}, ["image / algorithm_name", "exactly one"]),
+    ("both image and algorithm", {"algorithm_name": "my-algo"}, ["image / algorithm_name", "exactly one"]),
+    ("instance type not in the API enum", {"instance_type": "ml.m5.huge"},
+     ["instance_type (ResourceConfig.InstanceType)", "'ml.m5.huge'", "one of"]),
+    ("zero instances", {"instance_count": 0}, ["instance_count", "got 0", "at least 1"]),
+    ("fractional volume", {"volume_size": cdk.Size.mebibytes(1500)}, ["volume_size", "whole number of GiB"]),
+    ("volume key on NVMe instance", {"instance_type": "ml.p4d.24xlarge", "_make_volume_kms_key": _key},
+     ["volume_kms_key", "ml.p4d.24xlarge", "NVMe"]),
+    ("spot without max wait", {"enable_managed_spot_training": True}, ["max_wait", "required"]),
+    ("spot max wait below runtime",
+     {"enable_managed_spot_training": True, "max_runtime": cdk.Duration.hours(2), "max_wait": cdk.Duration.hours(1)},
+     ["max_wait", "3600", ">= max_runtime (7200"]),
+    ("max wait without spot", {"max_wait": cdk.Duration.hours(1)}, ["max_wait", "enable_managed_spot_training"]),
+    ("duplicate channels", {"inputs": [Channel("train", DATA), Channel("train", DATA)]},
+     ["inputs", "'train'", "unique"]),
+    ("bad channel name", {"inputs": [Channel("bad name!", DATA)]},
+     ["inputs[0].channel_name (InputDataConfig[0].ChannelName)", "'bad name!'", "pattern"]),
+    ("aws: tag", {"tags": {"aws:owner": "me"}}, ["tags", "'aws:owner'", "reserved"]),
+    ("too many tags", {"tags": {f"k{i}": "v" for i in range(47)}}, ["tags", "47 tags", "at most 46"]),
+    ("invalid fixed name", {"training_job_name": "Not_Valid"}, ["training_job_name", "'Not_Valid'", "1-63"]),
+    ("fixed name too long", {"training_job_name": "a" * 64}, ["training_job_name", "1-63"]),
+    ("hyperparameter of another type", {"hyperparameters": {"layers": [1, 2]}},
+     ["hyperparameters['layers']", "[1, 2]", "str, int, float or bool"]),
+    ("too many hyperparameters", {"hyperparameters": {f"h{i}": 1 for i in range(101)}},
+     ["hyperparameters (HyperParameters)", "101 entries", "at most 100"]),
+    ("hyperparameter value too long", {"hyperparameters": {"text": "x" * 2501}},
+     ["hyperparameters", "2501 characters", "at most 2500"]),
+    ("max runtime too short", {"max_runtime": cdk.Duration.seconds(0)}, ["max_runtime", "got 0", ">= 1"]),
+    ("subnets without vpc", {"vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)},
+     ["vpc", "required when vpc_subnets"]),
+    ("environment key", {"environment": {"1BAD": "x"}}, ["environment", "'1BAD'"]),
+]
+
+
+@pytest.mark.parametrize(("props", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_props_are_refused_with_a_clear_message(props: dict[str, Any], expected: list[str]) -> None:
+    with pytest.raises(TrainingJobValidationError) as raised:
+        _build(**props)
+    message = str(raised.value)
+    assert "Bad/Job" in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_several_problems_are_reported_together() -> None:
+    with pytest.raises(TrainingJobValidationError) as raised:
+        _build(instance_count=0, tags={"aws:x": "y"}, training_job_name="_")
+    assert len(raised.value.problems) == 3
+
+
+def test_malformed_s3_uri_is_refused() -> None:
+    with pytest.raises(TrainingJobValidationError, match=r"uri: got 'https://bucket/key'; expected s3://"):
+        S3Location.from_uri("https://bucket/key")
+
+
+def test_nvme_instance_gets_no_default_volume_key() -> None:
+    job = _build(instance_type="ml.g5.2xlarge")
+    assert "VolumeKmsKeyId" not in job.request["ResourceConfig"]
+
+
+def test_valid_fixed_name_and_tokens_are_accepted() -> None:
+    job = _build(training_job_name="nightly-retrain-1")
+    assert job.fixed_training_job_name == "nightly-retrain-1"
+
+
+Factory = Callable[[cdk.Stack], Any]
