@@ -94,18 +94,16 @@ class _RegistryImage(TrainingImage):
             if ".dkr.ecr." in self._image_uri:
                 raise TrainingJobValidationError(
                     scope.node.path,
-                    [f"image: got {self._image_uri!r}; an ECR image URI must be "
-                     "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>"],
+                    [
+                        f"image: got {self._image_uri!r}; an ECR image URI must be "
+                        "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>"
+                    ],
                 )
             return self._image_uri
         partition = Stack.of(scope).partition
-        repo_arn = (
-            f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
-        )
+        repo_arn = f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
         principal = grantee.grant_principal
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"])
-        )
+        principal.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
         principal.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],

@@ -30,6 +30,4 @@ def _nag_text(value: Any) -> str:
 def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
     """Acknowledges AwsSolutions-IAM5 for one wildcard ``resource`` on ``scope``."""
     text = _nag_text(Stack.of(scope).resolve(resource))
-    Validations.of(scope).acknowledge(
-        Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{text}]", reason=reason)
-    )
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{text}]", reason=reason))

@@ -56,21 +56,19 @@ class TrainingJobProvider(Construct):
             description="Calls SageMaker training job APIs for the stack's training jobs",
         )
         self.log_group.grant_write(self.role)
-        job_arn = stack.format_arn(
-            service="sagemaker", resource="training-job", resource_name=f"{self.name_prefix}-*"
-        )
+        job_arn = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{self.name_prefix}-*")
         self._jobs_statement = iam.PolicyStatement(
-                sid="ManageStackTrainingJobs",
-                actions=[
-                    "sagemaker:CreateTrainingJob",
-                    "sagemaker:DescribeTrainingJob",
-                    "sagemaker:StopTrainingJob",
-                    "sagemaker:DeleteTrainingJob",
-                    "sagemaker:UpdateTrainingJob",
-                    "sagemaker:AddTags",
-                    "sagemaker:DeleteTags",
-                    "sagemaker:ListTags",
-                ],
+            sid="ManageStackTrainingJobs",
+            actions=[
+                "sagemaker:CreateTrainingJob",
+                "sagemaker:DescribeTrainingJob",
+                "sagemaker:StopTrainingJob",
+                "sagemaker:DeleteTrainingJob",
+                "sagemaker:UpdateTrainingJob",
+                "sagemaker:AddTags",
+                "sagemaker:DeleteTags",
+                "sagemaker:ListTags",
+            ],
             resources=[job_arn],
         )
         self.role.add_to_policy(self._jobs_statement)
@@ -88,10 +86,10 @@ class TrainingJobProvider(Construct):
             resource_name=f"{self.job_role_path.strip('/')}/*",
         )
         self._pass_role_statement = iam.PolicyStatement(
-                sid="PassJobRolesToSageMaker",
-                actions=["iam:PassRole"],
-                resources=[created_roles],
-                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            sid="PassJobRolesToSageMaker",
+            actions=["iam:PassRole"],
+            resources=[created_roles],
+            conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         )
         self.role.add_to_policy(self._pass_role_statement)
         acknowledge_wildcard(
@@ -140,9 +138,7 @@ class TrainingJobProvider(Construct):
         if name not in self._fixed_job_names:
             self._fixed_job_names.append(name)
             self._jobs_statement.add_resources(
-                Stack.of(self).format_arn(
-                    service="sagemaker", resource="training-job", resource_name=name
-                )
+                Stack.of(self).format_arn(service="sagemaker", resource="training-job", resource_name=name)
             )
 
     def allow_pass_role(self, role: iam.IRole) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Stack, Token
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -53,9 +53,7 @@ class S3Location:
                 "S3Location.from_uri",
                 [f"uri: got {uri!r}; expected s3://<bucket-name>/<key prefix> with a valid bucket name"],
             )
-        return cls(
-            bucket_name=match["bucket"], key_prefix=match["key"] or "", encryption_key=encryption_key
-        )
+        return cls(bucket_name=match["bucket"], key_prefix=match["key"] or "", encryption_key=encryption_key)
 
     @property
     def s3_uri(self) -> str:

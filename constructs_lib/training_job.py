@@ -194,9 +194,7 @@ class TrainingJob(Construct):
             self._provider.allow_job_name(training_job_name)
 
         if output is None:
-            output = S3Location.from_bucket(
-                TrainingStorage.of(self).output_bucket, f"{self.job_name_prefix}/"
-            )
+            output = S3Location.from_bucket(TrainingStorage.of(self).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
         if volume_kms_key is None and not has_local_nvme_storage(instance_type):
@@ -349,13 +347,13 @@ class TrainingJob(Construct):
             if max_wait is None:
                 problems.add("max_wait", None, "required with enable_managed_spot_training")
             elif max_wait.to_seconds() < runtime:
-                problems.add(
-                    "max_wait", f"{max_wait.to_seconds()} s", f"must be >= max_runtime ({runtime} s)"
-                )
+                problems.add("max_wait", f"{max_wait.to_seconds()} s", f"must be >= max_runtime ({runtime} s)")
         elif max_wait is not None:
             problems.add("max_wait", f"{max_wait.to_seconds()} s", "only allowed with enable_managed_spot_training")
         if len(tags) > TAG_LIMIT - RESERVED_TAGS:
-            problems.add("tags", f"{len(tags)} tags", f"at most {TAG_LIMIT - RESERVED_TAGS} (the handler adds {RESERVED_TAGS})")
+            problems.add(
+                "tags", f"{len(tags)} tags", f"at most {TAG_LIMIT - RESERVED_TAGS} (the handler adds {RESERVED_TAGS})"
+            )
         for key in tags:
             if key.lower().startswith("aws:"):
                 problems.add("tags", key, "keys starting with 'aws:' are reserved by AWS")
@@ -412,7 +410,9 @@ class TrainingJob(Construct):
         stack = Stack.of(self)
         principal = self.role
         log_group_arn = stack.format_arn(
-            service="logs", resource="log-group", resource_name=LOG_GROUP,
+            service="logs",
+            resource="log-group",
+            resource_name=LOG_GROUP,
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
         stream_name = self.fixed_training_job_name or f"{self.job_name_prefix}-"
@@ -512,8 +512,7 @@ class TrainingJob(Construct):
         acknowledge_wildcard(
             self.role,
             log_streams,
-            "SageMaker names log streams <job name>/<host> at run time; the wildcard covers "
-            "only this job's streams.",
+            "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
         )
         locations = [c.data for c in self.inputs] + [self.output]
         if checkpoint is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import botocore.session
 from aws_cdk import Token
-from botocore.model import ListShape, MapShape, Shape, StructureShape
+from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
 
 # API member paths -> the TrainingJob prop a user wrote. "#" stands for a list index.
 _PROP_NAMES = {
@@ -64,7 +64,8 @@ def _create_request_shape() -> StructureShape:
 def allowed_values(shape_name: str) -> list[str]:
     """The enum of a shape of the SageMaker model (e.g. ``TrainingInstanceType``)."""
     model = botocore.session.get_session().get_service_model("sagemaker")
-    return list(model.shape_for(shape_name).enum)
+    shape = model.shape_for(shape_name)
+    return list(shape.enum) if isinstance(shape, StringShape) else []
 
 
 def prop_name(api_path: str) -> str:
@@ -140,8 +141,9 @@ def _check_scalar(shape: Shape, value: Any, where: str, out: list[str]) -> None:
         if not isinstance(value, str):
             out.append(f"{where}: got {value!r}; expected a string")
             return
-        if shape.enum and value not in shape.enum:
-            out.append(f"{where}: got {value!r}; allowed: {_describe_enum(list(shape.enum))}")
+        enum = list(shape.enum) if isinstance(shape, StringShape) else []
+        if enum and value not in enum:
+            out.append(f"{where}: got {value!r}; allowed: {_describe_enum(enum)}")
             return
         if "min" in meta and len(value) < meta["min"]:
             out.append(f"{where}: got {value!r}; at least {meta['min']} characters")
@@ -166,9 +168,8 @@ def _check_scalar(shape: Shape, value: Any, where: str, out: list[str]) -> None:
     elif kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
             out.append(f"{where}: got {value!r}; expected a number")
-    elif kind == "boolean":
-        if not isinstance(value, bool):
-            out.append(f"{where}: got {value!r}; expected true or false")
+    elif kind == "boolean" and not isinstance(value, bool):
+        out.append(f"{where}: got {value!r}; expected true or false")
 
 
 def model_problems(request: Mapping[str, Any]) -> list[str]:

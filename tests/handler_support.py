@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -47,8 +47,14 @@ def props(request: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]
     return values
 
 
-def event(request_type: str, *, physical_id: str | None = None, properties: dict[str, Any] | None = None,
-          old_properties: dict[str, Any] | None = None, request_id: str | None = None) -> dict[str, Any]:
+def event(
+    request_type: str,
+    *,
+    physical_id: str | None = None,
+    properties: dict[str, Any] | None = None,
+    old_properties: dict[str, Any] | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "RequestType": request_type,
         "ServiceToken": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:Handler",
@@ -75,7 +81,7 @@ def arn_of(name: str) -> str:
 
 
 def description(name: str, status: str = "InProgress", secondary: str = "Training") -> dict[str, Any]:
-    now = datetime(2026, 11, 27, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 27, tzinfo=UTC)
     return {
         "TrainingJobName": name,
         "TrainingJobArn": arn_of(name),
@@ -102,8 +108,11 @@ def identity_tags(evt: dict[str, Any], *, request_id: str | None = None) -> list
 
 
 def not_found(name: str) -> dict[str, Any]:
-    return {"service_error_code": "ValidationException",
-            "service_message": f"Requested resource not found: {name}", "http_status_code": 400}
+    return {
+        "service_error_code": "ValidationException",
+        "service_message": f"Requested resource not found: {name}",
+        "http_status_code": 400,
+    }
 
 
 @dataclass

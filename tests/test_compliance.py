@@ -6,7 +6,6 @@ import json
 import re
 
 import botocore.session
-
 import pytest
 from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint_all

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 
 from tests.handler_support import (
     ANY,
@@ -36,7 +37,10 @@ def assert_contract(body: dict[str, Any], evt: dict[str, Any]) -> None:
     assert set(body) >= {"Status", "PhysicalResourceId", "StackId", "RequestId", "LogicalResourceId"}
     assert body["Status"] in ("SUCCESS", "FAILED")
     assert (body["StackId"], body["RequestId"], body["LogicalResourceId"]) == (
-        evt["StackId"], evt["RequestId"], evt["LogicalResourceId"])
+        evt["StackId"],
+        evt["RequestId"],
+        evt["LogicalResourceId"],
+    )
     assert isinstance(body["PhysicalResourceId"], str) and 0 < len(body["PhysicalResourceId"]) <= 1024
     if body["Status"] == "FAILED":
         assert body["Reason"]
@@ -116,8 +120,9 @@ def test_create_resource_in_use_by_a_foreign_job_fails_clearly(clock: FakeClock)
     run.stub.add_client_error("describe_training_job", **not_found("nightly"))
     run.stub.add_client_error("create_training_job", "ResourceInUse", "Training job name in use")
     run.stub.add_response("describe_training_job", description("nightly"), {"TrainingJobName": "nightly"})
-    run.stub.add_response("list_tags", {"Tags": [{"Key": "owner", "Value": "someone-else"}]},
-                          {"ResourceArn": arn_of("nightly")})
+    run.stub.add_response(
+        "list_tags", {"Tags": [{"Key": "owner", "Value": "someone-else"}]}, {"ResourceArn": arn_of("nightly")}
+    )
     body = run(evt)
     assert_contract(body, evt)
     assert body["Status"] == "FAILED"
@@ -131,8 +136,11 @@ def test_create_retries_while_the_new_role_propagates_then_succeeds(clock: FakeC
     name = name_for(evt)
     run.stub.add_client_error("describe_training_job", **not_found(name))
     for _ in range(2):
-        run.stub.add_client_error("create_training_job", "ValidationException",
-                                  f"Could not assume role {REQUEST['RoleArn']}. Please ensure that the role exists")
+        run.stub.add_client_error(
+            "create_training_job",
+            "ValidationException",
+            f"Could not assume role {REQUEST['RoleArn']}. Please ensure that the role exists",
+        )
     expect_create(run, evt, name)
     run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
     body = run(evt)
@@ -185,14 +193,16 @@ def test_create_rides_out_throttling_through_botocore_retries(monkeypatch: pytes
         calls.append(target)
         if target == "DescribeTrainingJob" and "CreateTrainingJob" not in calls:
             body = {"__type": "ValidationException", "message": f"Requested resource not found: {name}"}
-            return AWSResponse(request.url, 400, {}, _Raw(body))
+            return AWSResponse(request.url, 400, HTTPHeaders(), _Raw(body))
         if target == "CreateTrainingJob" and calls.count("CreateTrainingJob") <= 2:
-            return AWSResponse(request.url, 400, {}, _Raw({"__type": "ThrottlingException", "message": "Rate exceeded"}))
+            return AWSResponse(
+                request.url, 400, HTTPHeaders(), _Raw({"__type": "ThrottlingException", "message": "Rate exceeded"})
+            )
         if target == "CreateTrainingJob":
-            return AWSResponse(request.url, 200, {}, _Raw({"TrainingJobArn": arn_of(name)}))
+            return AWSResponse(request.url, 200, HTTPHeaders(), _Raw({"TrainingJobArn": arn_of(name)}))
         desc = {k: v for k, v in description(name).items() if k != "CreationTime"}
         desc["CreationTime"] = 1_790_000_000
-        return AWSResponse(request.url, 200, {}, _Raw(desc))
+        return AWSResponse(request.url, 200, HTTPHeaders(), _Raw(desc))
 
     client.meta.events.register("before-send.sagemaker", answer)
     sent: list[dict[str, Any]] = []
@@ -219,8 +229,10 @@ def _delete(physical: str, **prop_overrides: Any) -> dict[str, Any]:
     return event("Delete", physical_id=physical, properties=props(**prop_overrides))
 
 
-@pytest.mark.parametrize(("status", "stops"), [("InProgress", True), ("Completed", False), ("Failed", False),
-                                               ("Stopped", False), ("Stopping", False)])
+@pytest.mark.parametrize(
+    ("status", "stops"),
+    [("InProgress", True), ("Completed", False), ("Failed", False), ("Stopped", False), ("Stopping", False)],
+)
 def test_delete_stops_only_a_running_job(status: str, stops: bool, clock: FakeClock) -> None:
     name = f"{PREFIX}-0a1b2c3d"
     run, evt = Run(), _delete(name)
@@ -271,9 +283,17 @@ def test_delete_with_an_invented_physical_id_stops_this_resources_running_jobs(c
     ours, foreign = f"{PREFIX}-0a1b2c3d", f"{PREFIX}-99999999"
     run.stub.add_response(
         "list_training_jobs",
-        {"TrainingJobSummaries": [
-            {"TrainingJobName": n, "TrainingJobArn": arn_of(n), "CreationTime": description(n)["CreationTime"],
-             "TrainingJobStatus": "InProgress"} for n in (ours, foreign)]},
+        {
+            "TrainingJobSummaries": [
+                {
+                    "TrainingJobName": n,
+                    "TrainingJobArn": arn_of(n),
+                    "CreationTime": description(n)["CreationTime"],
+                    "TrainingJobStatus": "InProgress",
+                }
+                for n in (ours, foreign)
+            ]
+        },
         {"NameContains": PREFIX, "StatusEquals": "InProgress"},
     )
     run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(ours)})
@@ -316,9 +336,15 @@ def test_delete_never_fails_on_an_older_property_format(clock: FakeClock) -> Non
 
 
 def test_old_property_format_is_coerced_to_api_types() -> None:
-    parsed = handler.parse_props({"JobNamePrefix": PREFIX, "Request": {
-        "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": "2", "VolumeSizeInGB": "30"},
-        "EnableNetworkIsolation": "true"}})
+    parsed = handler.parse_props(
+        {
+            "JobNamePrefix": PREFIX,
+            "Request": {
+                "ResourceConfig": {"InstanceType": "ml.m5.xlarge", "InstanceCount": "2", "VolumeSizeInGB": "30"},
+                "EnableNetworkIsolation": "true",
+            },
+        }
+    )
     assert parsed.request["ResourceConfig"]["InstanceCount"] == 2
     assert parsed.request["EnableNetworkIsolation"] is True
 
@@ -338,8 +364,12 @@ def _changed(**resource_config: Any) -> dict[str, Any]:
 
 
 def _summary(name: str, status: str) -> dict[str, Any]:
-    return {"TrainingJobName": name, "TrainingJobArn": arn_of(name), "TrainingJobStatus": status,
-            "CreationTime": description(name)["CreationTime"]}
+    return {
+        "TrainingJobName": name,
+        "TrainingJobArn": arn_of(name),
+        "TrainingJobStatus": status,
+        "CreationTime": description(name)["CreationTime"],
+    }
 
 
 def test_update_of_an_immutable_field_starts_a_new_job(clock: FakeClock) -> None:
@@ -348,8 +378,9 @@ def test_update_of_an_immutable_field_starts_a_new_job(clock: FakeClock) -> None
     run = Run()
     evt = event("Update", physical_id=old_name, properties=props(new_request), old_properties=props())
     name = name_for(evt)
-    run.stub.add_response("list_training_jobs", {"TrainingJobSummaries": [_summary(old_name, "InProgress")]},
-                          {"NameContains": PREFIX})
+    run.stub.add_response(
+        "list_training_jobs", {"TrainingJobSummaries": [_summary(old_name, "InProgress")]}, {"NameContains": PREFIX}
+    )
     run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(old_name)})
     run.stub.add_client_error("describe_training_job", **not_found(name))
     expect_create(run, evt, name, new_request)
@@ -367,8 +398,11 @@ def test_update_of_tags_only_keeps_the_job(clock: FakeClock) -> None:
     run = Run()
     evt = event("Update", physical_id=name, properties=props(new_request), old_properties=props(old_request))
     run.stub.add_response("describe_training_job", description(name, "Completed"), {"TrainingJobName": name})
-    run.stub.add_response("add_tags", {"Tags": []}, {"ResourceArn": arn_of(name), "Tags": [
-        {"Key": "team", "Value": "b"}, {"Key": "new", "Value": "y"}]})
+    run.stub.add_response(
+        "add_tags",
+        {"Tags": []},
+        {"ResourceArn": arn_of(name), "Tags": [{"Key": "team", "Value": "b"}, {"Key": "new", "Value": "y"}]},
+    )
     run.stub.add_response("delete_tags", {}, {"ResourceArn": arn_of(name), "TagKeys": ["gone"]})
     body = run(evt)
     assert_contract(body, evt)
@@ -378,11 +412,15 @@ def test_update_of_tags_only_keeps_the_job(clock: FakeClock) -> None:
 def test_update_of_in_place_fields_calls_update_training_job(clock: FakeClock) -> None:
     name = f"{PREFIX}-0a1b2c3d"
     run = Run()
-    evt = event("Update", physical_id=name, properties=props(_changed(KeepAlivePeriodInSeconds=600)),
-                old_properties=props())
+    evt = event(
+        "Update", physical_id=name, properties=props(_changed(KeepAlivePeriodInSeconds=600)), old_properties=props()
+    )
     run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
-    run.stub.add_response("update_training_job", {"TrainingJobArn": arn_of(name)},
-                          {"TrainingJobName": name, "ResourceConfig": {"KeepAlivePeriodInSeconds": 600}})
+    run.stub.add_response(
+        "update_training_job",
+        {"TrainingJobArn": arn_of(name)},
+        {"TrainingJobName": name, "ResourceConfig": {"KeepAlivePeriodInSeconds": 600}},
+    )
     body = run(evt)
     assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
 
@@ -390,11 +428,16 @@ def test_update_of_in_place_fields_calls_update_training_job(clock: FakeClock) -
 def test_rollback_update_returns_to_the_original_job_without_starting_another(clock: FakeClock) -> None:
     original, replacement = f"{PREFIX}-0a1b2c3d", f"{PREFIX}-11111111"
     run = Run()
-    rollback = event("Update", physical_id=replacement, properties=props(), old_properties=props(_changed(InstanceCount=2)))
+    rollback = event(
+        "Update", physical_id=replacement, properties=props(), old_properties=props(_changed(InstanceCount=2))
+    )
     original_tags = identity_tags(rollback, request_id="first-create")
     replacement_tags = identity_tags(event("Update", properties=props(_changed(InstanceCount=2))))
-    run.stub.add_response("list_training_jobs", {"TrainingJobSummaries": [
-        _summary(replacement, "InProgress"), _summary(original, "InProgress")]}, {"NameContains": PREFIX})
+    run.stub.add_response(
+        "list_training_jobs",
+        {"TrainingJobSummaries": [_summary(replacement, "InProgress"), _summary(original, "InProgress")]},
+        {"NameContains": PREFIX},
+    )
     run.stub.add_response("list_tags", {"Tags": replacement_tags}, {"ResourceArn": arn_of(replacement)})
     run.stub.add_response("list_tags", {"Tags": original_tags}, {"ResourceArn": arn_of(original)})
     run.stub.add_response("describe_training_job", description(original), {"TrainingJobName": original})
@@ -405,8 +448,12 @@ def test_rollback_update_returns_to_the_original_job_without_starting_another(cl
 
 def test_update_with_a_changed_job_under_a_fixed_name_fails_clearly(clock: FakeClock) -> None:
     run = Run()
-    evt = event("Update", physical_id="nightly", properties=props(_changed(InstanceCount=2), TrainingJobName="nightly"),
-                old_properties=props(TrainingJobName="nightly"))
+    evt = event(
+        "Update",
+        physical_id="nightly",
+        properties=props(_changed(InstanceCount=2), TrainingJobName="nightly"),
+        old_properties=props(TrainingJobName="nightly"),
+    )
     run.stub.add_response("list_training_jobs", {"TrainingJobSummaries": []}, {"NameContains": "nightly"})
     body = run(evt)
     assert body["Status"] == "FAILED"
@@ -417,13 +464,19 @@ def test_update_with_a_changed_job_under_a_fixed_name_fails_clearly(clock: FakeC
 # ----- always answer ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("broken", [
-    {"RequestType": "Create", "ResourceProperties": {}},
-    {"RequestType": "Create", "ResourceProperties": {"SchemaVersion": "1", "JobNamePrefix": PREFIX, "Request": "{not json"}},
-    {"RequestType": "Explode"},
-    {"RequestType": "Update"},
-    {"StackId": None},
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"RequestType": "Create", "ResourceProperties": {}},
+        {
+            "RequestType": "Create",
+            "ResourceProperties": {"SchemaVersion": "1", "JobNamePrefix": PREFIX, "Request": "{not json"},
+        },
+        {"RequestType": "Explode"},
+        {"RequestType": "Update"},
+        {"StackId": None},
+    ],
+)
 def test_malformed_events_get_a_failed_answer(broken: dict[str, Any]) -> None:
     evt = {**event("Create"), **broken}
     if evt.get("StackId") is None:

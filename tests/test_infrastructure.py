@@ -27,7 +27,10 @@ def test_buckets_are_private_encrypted_versioned_logged_and_retained() -> None:
     for bucket in buckets.values():
         props = bucket["Properties"]
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
         }
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
         assert bucket["DeletionPolicy"] == "Retain"
@@ -74,7 +77,7 @@ def test_distributed_vpc_job_admits_only_itself() -> None:
     assert ingress["Properties"]["IpProtocol"] == "-1"  # all traffic, ESP and UDP 500 included
     assert ingress["Properties"]["GroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
     assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
-    (job_id, job) = only(tmpl, "Custom::SageMakerTrainingJob")
+    (_, job) = only(tmpl, "Custom::SageMakerTrainingJob")
     ingress_id = next(iter(resources(tmpl, "AWS::EC2::SecurityGroupIngress")))
     assert ingress_id in job["DependsOn"]
 
@@ -131,3 +134,24 @@ def test_outputs_expose_name_arn_and_artifacts() -> None:
         "TrainingJobArn": {"Fn::GetAtt": [job_id, "TrainingJobArn"]},
         "ModelArtifacts": {"Fn::GetAtt": [job_id, "ModelArtifacts"]},
     }
+
+
+def test_job_is_grantable_and_connectable() -> None:
+    from aws_cdk import aws_s3 as s3
+
+    stack = cdk.Stack(cdk.App(), "Compose")
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    job = TrainingJob(stack, "Job", image=TrainingImage.from_ecr_repository(repo), vpc=vpc)
+    extra = s3.Bucket.from_bucket_name(stack, "Extra", "extra-bucket")
+    extra.grant_read(job)
+    database = ec2.SecurityGroup(stack, "Database", vpc=vpc)
+    database.connections.allow_from(job, ec2.Port.tcp(5432))
+    tmpl = template(stack)
+    policy_text = str(tmpl["Resources"])
+    assert "arn:" in policy_text and "extra-bucket" in policy_text
+    (ingress,) = resources(tmpl, "AWS::EC2::SecurityGroupIngress").values()
+    assert ingress["Properties"]["FromPort"] == 5432
+    job_group = next(k for k in resources(tmpl, "AWS::EC2::SecurityGroup") if k.startswith("JobSecurityGroup"))
+    assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [job_group, "GroupId"]}
+    assert job.grant_principal is job.role

@@ -20,7 +20,7 @@ def _job_role(tmpl: dict, construct: str) -> str:
 
 def _job_prefix(tmpl: dict) -> str:
     (_, job) = only(tmpl, "Custom::SageMakerTrainingJob")
-    return job["Properties"]["JobNamePrefix"]
+    return str(job["Properties"]["JobNamePrefix"])
 
 
 def test_example_job_role_has_exactly_the_permissions_the_job_needs() -> None:
@@ -31,9 +31,11 @@ def test_example_job_role_has_exactly_the_permissions_the_job_needs() -> None:
     key = "arn:aws:kms:us-east-1:111111111111:key/sagemakertrainingstoragekey10f3a471"
     repo = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/my-training"
     assert grants(tmpl, role) == {
-        *((a, r) for a in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
-                           "logs:DescribeLogStreams")
-          for r in (LOGS, f"{LOGS}:log-stream:{prefix}-*")),
+        *(
+            (a, r)
+            for a in ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+            for r in (LOGS, f"{LOGS}:log-stream:{prefix}-*")
+        ),
         ("cloudwatch:PutMetricData", "*"),
         ("s3:PutObject", f"{bucket}/{prefix}/*"),
         ("s3:AbortMultipartUpload", f"{bucket}/{prefix}/*"),
@@ -52,12 +54,21 @@ def test_statements_on_star_are_only_those_without_resource_level_permissions() 
     for name in ("example", "vpc_two_instances"):
         tmpl = template_of(name)
         construct = "Train" if name == "example" else "Distributed"
-        star = {a for s in statements(tmpl, _job_role(tmpl, construct)) if s["Resource"] == "*"
-                for a in as_list(s["Action"])}
+        star = {
+            a
+            for s in statements(tmpl, _job_role(tmpl, construct))
+            if s["Resource"] == "*"
+            for a in as_list(s["Action"])
+        }
         assert star <= {
-            "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "ec2:DeleteNetworkInterfacePermission",
-            "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSecurityGroups",
-            "ec2:DescribeSubnets", "ec2:DescribeVpcs",
+            "ecr:GetAuthorizationToken",
+            "cloudwatch:PutMetricData",
+            "ec2:DeleteNetworkInterfacePermission",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs",
         }
 
 
@@ -143,9 +154,14 @@ def test_handler_can_manage_only_this_stacks_jobs_and_pass_roles_only_to_sagemak
     jobs = by_sid["ManageStackTrainingJobs"]
     assert jobs["Resource"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{prefix}-*"
     assert set(jobs["Action"]) == {
-        "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-        "sagemaker:DeleteTrainingJob", "sagemaker:UpdateTrainingJob", "sagemaker:AddTags",
-        "sagemaker:DeleteTags", "sagemaker:ListTags",
+        "sagemaker:CreateTrainingJob",
+        "sagemaker:DescribeTrainingJob",
+        "sagemaker:StopTrainingJob",
+        "sagemaker:DeleteTrainingJob",
+        "sagemaker:UpdateTrainingJob",
+        "sagemaker:AddTags",
+        "sagemaker:DeleteTags",
+        "sagemaker:ListTags",
     }
     assert by_sid["FindAbandonedTrainingJobs"]["Action"] == "sagemaker:ListTrainingJobs"
     passing = by_sid["PassJobRolesToSageMaker"]
@@ -158,8 +174,12 @@ def _stack_with_jobs(count: int, fixed_names: bool = False) -> dict:
     stack = cdk.Stack(cdk.App(), "Many", env=cdk.Environment(account=ACCOUNT, region=REGION))
     repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
     for i in range(count):
-        TrainingJob(stack, f"Job{i}", image=TrainingImage.from_ecr_repository(repo),
-                    training_job_name=f"fixed-{i}" if fixed_names else None)
+        TrainingJob(
+            stack,
+            f"Job{i}",
+            image=TrainingImage.from_ecr_repository(repo),
+            training_job_name=f"fixed-{i}" if fixed_names else None,
+        )
     return template(stack)
 
 

@@ -27,7 +27,9 @@ def _build(**props: Any) -> TrainingJob:
 
 
 def _key(stack: cdk.Stack) -> kms.IKey:
-    return kms.Key.from_key_arn(stack, "K", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    return kms.Key.from_key_arn(
+        stack, "K", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
 
 
 def _vpc(stack: cdk.Stack) -> ec2.IVpc:
@@ -39,34 +41,60 @@ DATA = S3Location.from_uri("s3://my-data/train/")
 CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("neither image nor algorithm", {"_no_image": True}, ["image / algorithm_name", "exactly one"]),
     ("both image and algorithm", {"algorithm_name": "my-algo"}, ["image / algorithm_name", "exactly one"]),
-    ("instance type not in the API enum", {"instance_type": "ml.m5.huge"},
-     ["instance_type (ResourceConfig.InstanceType)", "'ml.m5.huge'", "one of"]),
+    (
+        "instance type not in the API enum",
+        {"instance_type": "ml.m5.huge"},
+        ["instance_type (ResourceConfig.InstanceType)", "'ml.m5.huge'", "one of"],
+    ),
     ("zero instances", {"instance_count": 0}, ["instance_count", "got 0", "at least 1"]),
     ("fractional volume", {"volume_size": cdk.Size.mebibytes(1500)}, ["volume_size", "whole number of GiB"]),
-    ("volume key on NVMe instance", {"instance_type": "ml.p4d.24xlarge", "_make_volume_kms_key": _key},
-     ["volume_kms_key", "ml.p4d.24xlarge", "NVMe"]),
+    (
+        "volume key on NVMe instance",
+        {"instance_type": "ml.p4d.24xlarge", "_make_volume_kms_key": _key},
+        ["volume_kms_key", "ml.p4d.24xlarge", "NVMe"],
+    ),
     ("spot without max wait", {"enable_managed_spot_training": True}, ["max_wait", "required"]),
-    ("spot max wait below runtime",
-     {"enable_managed_spot_training": True, "max_runtime": cdk.Duration.hours(2), "max_wait": cdk.Duration.hours(1)},
-     ["max_wait", "3600", ">= max_runtime (7200"]),
+    (
+        "spot max wait below runtime",
+        {"enable_managed_spot_training": True, "max_runtime": cdk.Duration.hours(2), "max_wait": cdk.Duration.hours(1)},
+        ["max_wait", "3600", ">= max_runtime (7200"],
+    ),
     ("max wait without spot", {"max_wait": cdk.Duration.hours(1)}, ["max_wait", "enable_managed_spot_training"]),
-    ("duplicate channels", {"inputs": [Channel("train", DATA), Channel("train", DATA)]},
-     ["inputs", "'train'", "unique"]),
-    ("bad channel name", {"inputs": [Channel("bad name!", DATA)]},
-     ["inputs[0].channel_name (InputDataConfig[0].ChannelName)", "'bad name!'", "pattern"]),
+    (
+        "duplicate channels",
+        {"inputs": [Channel("train", DATA), Channel("train", DATA)]},
+        ["inputs", "'train'", "unique"],
+    ),
+    (
+        "bad channel name",
+        {"inputs": [Channel("bad name!", DATA)]},
+        ["inputs[0].channel_name (InputDataConfig[0].ChannelName)", "'bad name!'", "pattern"],
+    ),
     ("aws: tag", {"tags": {"aws:owner": "me"}}, ["tags", "'aws:owner'", "reserved"]),
     ("too many tags", {"tags": {f"k{i}": "v" for i in range(47)}}, ["tags", "47 tags", "at most 46"]),
     ("invalid fixed name", {"training_job_name": "Not_Valid"}, ["training_job_name", "'Not_Valid'", "1-63"]),
     ("fixed name too long", {"training_job_name": "a" * 64}, ["training_job_name", "1-63"]),
-    ("hyperparameter of another type", {"hyperparameters": {"layers": [1, 2]}},
-     ["hyperparameters['layers']", "[1, 2]", "str, int, float or bool"]),
-    ("too many hyperparameters", {"hyperparameters": {f"h{i}": 1 for i in range(101)}},
-     ["hyperparameters (HyperParameters)", "101 entries", "at most 100"]),
-    ("hyperparameter value too long", {"hyperparameters": {"text": "x" * 2501}},
-     ["hyperparameters", "2501 characters", "at most 2500"]),
+    (
+        "hyperparameter of another type",
+        {"hyperparameters": {"layers": [1, 2]}},
+        ["hyperparameters['layers']", "[1, 2]", "str, int, float or bool"],
+    ),
+    (
+        "too many hyperparameters",
+        {"hyperparameters": {f"h{i}": 1 for i in range(101)}},
+        ["hyperparameters (HyperParameters)", "101 entries", "at most 100"],
+    ),
+    (
+        "hyperparameter value too long",
+        {"hyperparameters": {"text": "x" * 2501}},
+        ["hyperparameters", "2501 characters", "at most 2500"],
+    ),
     ("max runtime too short", {"max_runtime": cdk.Duration.seconds(0)}, ["max_runtime", "got 0", ">= 1"]),
-    ("subnets without vpc", {"vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)},
-     ["vpc", "required when vpc_subnets"]),
+    (
+        "subnets without vpc",
+        {"vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)},
+        ["vpc", "required when vpc_subnets"],
+    ),
     ("environment key", {"environment": {"1BAD": "x"}}, ["environment", "'1BAD'"]),
 ]
 

@@ -53,11 +53,13 @@ def test_vpc_request_carries_channels_vpc_and_booleans() -> None:
     train, validation = request["InputDataConfig"]
     assert train == {
         "ChannelName": "train",
-        "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix",
-            "S3Uri": "s3://training-data-bucket/datasets/train/",
-            "S3DataDistributionType": "ShardedByS3Key",
-        }},
+        "DataSource": {
+            "S3DataSource": {
+                "S3DataType": "S3Prefix",
+                "S3Uri": "s3://training-data-bucket/datasets/train/",
+                "S3DataDistributionType": "ShardedByS3Key",
+            }
+        },
         "ContentType": "text/csv",
         "CompressionType": "Gzip",
     }

@@ -32,6 +32,7 @@ def request_of(properties: dict[str, Any]) -> Any:
                 key = f"__expr{len(placeholders)}__"
                 placeholders[key] = part
                 text += key
+
         def restore(node: Any) -> Any:
             if isinstance(node, dict):
                 return {k: restore(v) for k, v in node.items()}
@@ -52,6 +53,7 @@ def request_of(properties: dict[str, Any]) -> Any:
                     pieces.append(rest)
                 return {"Fn::Join": ["", pieces]}
             return node
+
         return restore(json.loads(text))
     return value
 

@@ -35,9 +35,7 @@ REUSABLE = frozenset({"InProgress", "Completed"})
 # Members UpdateTrainingJob changes in place; every other change needs a new job.
 IN_PLACE = (("ProfilerConfig",), ("RemoteDebugConfig",), ("ResourceConfig", "KeepAlivePeriodInSeconds"))
 # CreateTrainingJob errors seen while a new role's permissions are still propagating.
-IAM_NOT_READY = re.compile(
-    r"could not assume role|access denied|accessdenied|not authorized to perform", re.IGNORECASE
-)
+IAM_NOT_READY = re.compile(r"could not assume role|access denied|accessdenied|not authorized to perform", re.IGNORECASE)
 IAM_RETRY_SECONDS = 120.0
 RESPONSE_LIMIT = 4096
 TIMEOUT_MARGIN_SECONDS = 10.0
@@ -196,7 +194,7 @@ def describe(sm: Client, name: str) -> dict[str, Any] | None:
 
 def _not_found(error: ClientError) -> bool:
     message = error.response["Error"].get("Message", "").lower()
-    return "not found" in message or "does not exist" in message or "requested resource" in message
+    return any(text in message for text in ("not found", "could not find", "does not exist"))
 
 
 def tags_of(sm: Client, arn: str) -> dict[str, str]:
@@ -211,7 +209,7 @@ def tags_of(sm: Client, arn: str) -> dict[str, str]:
 
 
 def belongs_to_resource(tags: Mapping[str, str], event: Mapping[str, Any]) -> bool:
-    return tags.get(TAG_STACK) == event["StackId"] and tags.get(TAG_RESOURCE) == event["LogicalResourceId"]
+    return bool(tags.get(TAG_STACK) == event["StackId"] and tags.get(TAG_RESOURCE) == event["LogicalResourceId"])
 
 
 def jobs_of_resource(sm: Client, props: Props, event: Mapping[str, Any], **filters: Any) -> list[dict[str, Any]]:
@@ -295,8 +293,12 @@ def _accept_existing(
     """A job with our name exists: ours if it carries this request's identity tags."""
     tags = tags_of(sm, job["TrainingJobArn"])
     if belongs_to_resource(tags, event) and tags.get(TAG_REQUEST) == event["RequestId"]:
-        log(event=event["RequestType"], job=job["TrainingJobName"], action="found-own-job",
-            status=job.get("TrainingJobStatus"))
+        log(
+            event=event["RequestType"],
+            job=job["TrainingJobName"],
+            action="found-own-job",
+            status=job.get("TrainingJobStatus"),
+        )
         return result(job)
     raise HandlerError(
         f"training job name {job['TrainingJobName']} is already used by a job this resource did not "
@@ -306,7 +308,7 @@ def _accept_existing(
 
 
 def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: float) -> tuple[str, dict[str, str]]:
-    physical = event["PhysicalResourceId"]
+    physical = str(event["PhysicalResourceId"])
     old = _props_or_none(event.get("OldResourceProperties"))
     if old is None or not issued_by_us(physical, old) or old.immutable() != props.immutable():
         # A new job, unless a running or completed job of this resource already has this spec
@@ -315,8 +317,12 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
             if job["Tags"].get(TAG_SPEC) == props.spec_hash() and job["TrainingJobStatus"] in REUSABLE:
                 found = describe(sm, job["TrainingJobName"])
                 if found is not None:
-                    log(event="Update", job=job["TrainingJobName"], action="reused-job-with-same-spec",
-                        status=found["TrainingJobStatus"])
+                    log(
+                        event="Update",
+                        job=job["TrainingJobName"],
+                        action="reused-job-with-same-spec",
+                        status=found["TrainingJobStatus"],
+                    )
                     return result(found)
         if props.fixed_name and old is not None and old.fixed_name == props.fixed_name:
             raise HandlerError(
@@ -325,10 +331,10 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
             )
         return on_create(sm, event, props, deadline)
 
-    job = describe(sm, physical)
-    if job is None:
+    current = describe(sm, physical)
+    if current is None:
         raise HandlerError(f"training job {physical} no longer exists; change the job to start a new one")
-    arn = job["TrainingJobArn"]
+    arn = current["TrainingJobArn"]
     old_tags, new_tags = old.user_tags, props.user_tags
     added = [{"Key": k, "Value": v} for k, v in new_tags.items() if old_tags.get(k) != v]
     removed = [k for k in old_tags if k not in new_tags]
@@ -337,7 +343,7 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
     if removed:
         sm.delete_tags(ResourceArn=arn, TagKeys=removed)
     changes = {k: v for k, v in props.in_place().items() if old.in_place().get(k) != v}
-    status = job["TrainingJobStatus"]
+    status = current["TrainingJobStatus"]
     if changes and status == "InProgress":
         update: dict[str, Any] = {"TrainingJobName": physical}
         if "ProfilerConfig" in changes:
@@ -347,17 +353,23 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
         if "ResourceConfig.KeepAlivePeriodInSeconds" in changes:
             update["ResourceConfig"] = {"KeepAlivePeriodInSeconds": changes["ResourceConfig.KeepAlivePeriodInSeconds"]}
         sm.update_training_job(**update)
-    log(event="Update", job=physical, action="updated-in-place", status=status,
-        tags_added=[t["Key"] for t in added], tags_removed=removed,
-        in_place=sorted(changes) if status == "InProgress" else [])
-    return result(job)
+    log(
+        event="Update",
+        job=physical,
+        action="updated-in-place",
+        status=status,
+        tags_added=[t["Key"] for t in added],
+        tags_removed=removed,
+        in_place=sorted(changes) if status == "InProgress" else [],
+    )
+    return result(current)
 
 
 def on_delete(sm: Client, event: Mapping[str, Any], props: Props | None, deadline: float) -> str:
-    physical = event["PhysicalResourceId"]
+    physical = str(event["PhysicalResourceId"])
     removal = props.removal if props else "stop"
     if physical.startswith(NOT_CREATED):
-        name = physical[len(NOT_CREATED):]
+        name = physical[len(NOT_CREATED) :]
         job = describe(sm, name)
         if job is None or not belongs_to_resource(tags_of(sm, job["TrainingJobArn"]), event):
             log(event="Delete", job=name, action="nothing-was-created")
@@ -415,8 +427,13 @@ def remove_job(sm: Client, job: Mapping[str, Any], removal: str, deadline: float
     except ClientError as error:
         if error.response["Error"]["Code"] not in ("ValidationException", "ResourceNotFound"):
             raise
-        log(event="Delete", job=name, action="delete-refused", status=status,
-            reason=error.response["Error"].get("Message", ""))
+        log(
+            event="Delete",
+            job=name,
+            action="delete-refused",
+            status=status,
+            reason=error.response["Error"].get("Message", ""),
+        )
 
 
 def _props_or_none(raw: Any) -> Props | None:
@@ -430,12 +447,12 @@ def _props_or_none(raw: Any) -> Props | None:
 
 
 def _default_put(url: str, body: bytes) -> None:
-    request = urllib.request.Request(  # noqa: S310 - CloudFormation's presigned HTTPS URL
+    request = urllib.request.Request(
         url, data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
     )
     for attempt in range(4):
         try:
-            with urllib.request.urlopen(request, timeout=30):  # noqa: S310
+            with urllib.request.urlopen(request, timeout=30):
                 return
         except OSError as error:
             log(action="response-put-failed", attempt=attempt + 1, error=type(error).__name__)
@@ -496,7 +513,8 @@ def handler(event: Mapping[str, Any], context: Any, *, client: Client | None = N
     timer = threading.Timer(
         max(remaining - TIMEOUT_MARGIN_SECONDS, 0.1),
         lambda: responder.send(
-            "FAILED", _fallback_physical_id(event, props),
+            "FAILED",
+            _fallback_physical_id(event, props),
             f"the handler ran out of time ({remaining:.0f} s) before SageMaker answered",
         ),
     )
