@@ -12,6 +12,7 @@ from constructs import Construct
 
 from .nag import acknowledge_wildcard
 from .naming import stack_prefix
+from .stack_singleton import of_stack
 
 _ID = "SageMakerTrainingJobProvider"
 HANDLER_TIMEOUT = Duration.minutes(15)
@@ -121,7 +122,7 @@ class TrainingJobProvider(Construct):
             "Handler",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(handler_code_path())),
+            code=lambda_.Code.from_asset(str(handler_code_path()), exclude=["__pycache__", "*.pyc"]),
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             role=self.role,
@@ -151,8 +152,4 @@ class TrainingJobProvider(Construct):
     @staticmethod
     def of(scope: Construct) -> TrainingJobProvider:
         """The stack's provider, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(_ID)
-        if isinstance(existing, TrainingJobProvider):
-            return existing
-        return TrainingJobProvider(stack, _ID)
+        return of_stack(scope, _ID, TrainingJobProvider)

@@ -6,10 +6,12 @@ prefix and its role can reach only that prefix.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
+
+from .stack_singleton import of_stack
 
 _ID = "SageMakerTrainingStorage"
 
@@ -60,8 +62,4 @@ class TrainingStorage(Construct):
     @staticmethod
     def of(scope: Construct) -> TrainingStorage:
         """The stack's shared training storage, created on first use."""
-        stack = Stack.of(scope)
-        existing = stack.node.try_find_child(_ID)
-        if isinstance(existing, TrainingStorage):
-            return existing
-        return TrainingStorage(stack, _ID)
+        return of_stack(scope, _ID, TrainingStorage)

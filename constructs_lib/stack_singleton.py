@@ -1,0 +1,21 @@
+"""Constructs that exist once per stack, created by the first TrainingJob that needs them."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from aws_cdk import Stack
+from constructs import Construct
+
+T = TypeVar("T", bound=Construct)
+
+
+def of_stack(scope: Construct, construct_id: str, kind: type[T]) -> T:
+    """The stack's ``construct_id`` child, created with ``kind(stack, construct_id)`` on first use."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(construct_id)
+    if existing is not None:
+        if not isinstance(existing, kind):
+            raise TypeError(f"{stack.node.path}/{construct_id} exists but is a {type(existing).__name__}")
+        return existing
+    return kind(stack, construct_id)
