@@ -47,17 +47,57 @@ class RecordWrapperType(Enum):
     RECORD_IO = "RecordIO"
 
 
+class FileSystemType(Enum):
+    """The file system behind a ``FileSystemLocation``."""
+
+    EFS = "EFS"
+    FSX_LUSTRE = "FSxLustre"
+
+
+class FileSystemAccessMode(Enum):
+    """How the job mounts a file system."""
+
+    READ_ONLY = "ro"
+    READ_WRITE = "rw"
+
+
+@dataclass(frozen=True)
+class FileSystemLocation:
+    """A directory of an EFS or FSx for Lustre file system (``FileSystemDataSource``).
+
+    The job reaches it through its VPC: set ``vpc`` on the job and let the file system's
+    security group admit the job (``file_system.connections.allow_default_port_from(job)``).
+    """
+
+    file_system_id: str
+    file_system_type: FileSystemType
+    directory_path: str
+    access_mode: FileSystemAccessMode = FileSystemAccessMode.READ_ONLY
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "FileSystemDataSource": {
+                "FileSystemId": self.file_system_id,
+                "FileSystemAccessMode": self.access_mode.value,
+                "FileSystemType": self.file_system_type.value,
+                "DirectoryPath": self.directory_path,
+            }
+        }
+
+
 @dataclass(frozen=True)
 class Channel:
-    """One named input channel backed by S3.
+    """One named input channel backed by S3 (or by a file system).
 
     Defaults: ``S3Prefix`` data, ``FullyReplicated`` distribution, no content type,
     no compression, no record wrapper, the job's input mode, no shuffling.
     The job role gets read access to exactly ``data`` (and Decrypt on its key).
+    The S3-only fields (data type, distribution, attribute names) are ignored for a
+    ``FileSystemLocation``.
     """
 
     channel_name: str
-    data: S3Location
+    data: S3Location | FileSystemLocation
     _: KW_ONLY
     s3_data_type: S3DataType = S3DataType.S3_PREFIX
     distribution: S3DataDistributionType = S3DataDistributionType.FULLY_REPLICATED
@@ -70,17 +110,18 @@ class Channel:
 
     def render(self) -> dict[str, Any]:
         """This channel's entry of ``InputDataConfig``."""
-        source: dict[str, Any] = {
-            "S3DataType": self.s3_data_type.value,
-            "S3Uri": self.data.s3_uri,
-            "S3DataDistributionType": self.distribution.value,
-        }
-        if self.attribute_names is not None:
-            source["AttributeNames"] = list(self.attribute_names)
-        channel: dict[str, Any] = {
-            "ChannelName": self.channel_name,
-            "DataSource": {"S3DataSource": source},
-        }
+        if isinstance(self.data, FileSystemLocation):
+            data_source = self.data.render()
+        else:
+            source: dict[str, Any] = {
+                "S3DataType": self.s3_data_type.value,
+                "S3Uri": self.data.s3_uri,
+                "S3DataDistributionType": self.distribution.value,
+            }
+            if self.attribute_names is not None:
+                source["AttributeNames"] = list(self.attribute_names)
+            data_source = {"S3DataSource": source}
+        channel: dict[str, Any] = {"ChannelName": self.channel_name, "DataSource": data_source}
         if self.content_type is not None:
             channel["ContentType"] = self.content_type
         if self.compression is not None:

@@ -8,18 +8,19 @@ from enum import Enum
 from typing import Any
 
 import jsii
-from aws_cdk import ArnFormat, CustomResource, Duration, Size, Stack, Token
+from aws_cdk import Annotations, ArnFormat, CustomResource, Duration, Size, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from .channel import Channel, InputMode
+from .channel import Channel, FileSystemLocation, InputMode
 from .errors import Problems
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
 from .nag import acknowledge_wildcard
 from .naming import is_valid_job_name, job_name_prefix
+from .overrides import access_points, apply_overrides
 from .provider import HANDLER_TIMEOUT, TrainingJobProvider
 from .s3_location import S3Location
 from .storage import TrainingStorage
@@ -114,6 +115,7 @@ class TrainingJob(Construct):
         tags: Mapping[str, str] | None = None,
         training_job_name: str | None = None,
         removal_behavior: JobRemovalBehavior = JobRemovalBehavior.STOP,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         """Define a training job.
 
@@ -143,7 +145,8 @@ class TrainingJob(Construct):
             except on instance types with local NVMe storage (which reject a volume key).
         :param keep_alive_period: warm pool keep-alive. Default: no warm pool.
         :param vpc: run the job in this VPC. Default: no VPC (SageMaker's network).
-        :param vpc_subnets: Default: the VPC's private subnets.
+        :param vpc_subnets: Default: the VPC's private subnets. Without ``vpc``, a selection
+            listing ``subnets`` explicitly (imported subnets) plus ``security_groups`` also works.
         :param security_groups: Default: one created for this job (no ingress from outside).
         :param max_runtime: Default: 1 day (SageMaker's default).
         :param enable_managed_spot_training: Default: false.
@@ -157,6 +160,11 @@ class TrainingJob(Construct):
             (``<stack>-<hash>-<hash>``, lowercase). A fixed name cannot be replaced by a
             changed job: SageMaker refuses a second job with the same name.
         :param removal_behavior: Default: ``JobRemovalBehavior.STOP``.
+        :param overrides: escape hatch for members without a typed prop: API member path ->
+            value, set into the rendered request (``{"ResourceConfig.KeepAlivePeriodInSeconds": 600,
+            "RetryStrategy": {"MaximumRetryAttempts": 2}}``) and validated against the API model.
+            No permission is derived from them: an override naming an S3 location, KMS key,
+            file system or role adds a synth warning. Default: none.
         """
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -206,13 +214,15 @@ class TrainingJob(Construct):
         if vpc is not None:
             self.security_groups = list(security_groups or [self._create_security_group(vpc)])
             subnet_ids = _select_subnets(vpc, vpc_subnets)
-            if instance_count > 1:
-                for group in self.security_groups:
-                    group.connections.allow_internally(
-                        ec2.Port.all_traffic(), "Traffic between the instances of a training job"
-                    )
+        elif vpc_subnets is not None and vpc_subnets.subnets:
+            self.security_groups = list(security_groups or [])
+            subnet_ids = [subnet.subnet_id for subnet in vpc_subnets.subnets]
+        if subnet_ids and instance_count > 1:
+            for group in self.security_groups:
+                group.connections.allow_internally(
+                    ec2.Port.all_traffic(), "Traffic between the instances of a training job"
+                )
         self._connections = ec2.Connections(security_groups=self.security_groups)
-        self._vpc = vpc
 
         self._grant_execution_permissions(checkpoint, subnet_ids)
         image_uri = image.bind(self, self.role) if image is not None else None
@@ -238,6 +248,14 @@ class TrainingJob(Construct):
             enable_inter_container_traffic_encryption=enable_inter_container_traffic_encryption,
             tags=tags or {},
         )
+        if overrides:
+            apply_overrides(self.request, overrides, problems)
+            for path, value in access_points(overrides):
+                Annotations.of(self).add_warning_v2(
+                    "@constructs-lib/override-access",
+                    f"overrides: {path} = {value!r} is not granted to the job's role; grant access "
+                    "yourself (job.role / job.grant_principal) or the job fails at run time",
+                )
         checked = {"TrainingJobName": training_job_name or f"{self.job_name_prefix}-00000000"}
         problems.extend(model_problems({**checked, **self.request}))
         problems.raise_if_any(self.node.path)
@@ -368,8 +386,24 @@ class TrainingJob(Construct):
                 training_job_name,
                 "1-63 characters: letters, digits and hyphens, starting and ending with a letter or digit",
             )
-        if vpc is None and (vpc_subnets is not None or security_groups is not None):
-            problems.add("vpc", None, "required when vpc_subnets or security_groups is set")
+        explicit_subnets = vpc_subnets is not None and bool(vpc_subnets.subnets)
+        if (
+            vpc is None
+            and (vpc_subnets is not None or security_groups is not None)
+            and not (explicit_subnets and security_groups)
+        ):
+            problems.add(
+                "vpc",
+                None,
+                "required when vpc_subnets or security_groups is set, unless vpc_subnets lists "
+                "subnets explicitly and security_groups is given",
+            )
+        if vpc is None and not explicit_subnets:
+            for index, channel in enumerate(self.inputs):
+                if isinstance(channel.data, FileSystemLocation):
+                    problems.add(
+                        f"inputs[{index}].data", channel.data.file_system_id, "a file system channel needs vpc"
+                    )
         if self.instance_count < 1:
             problems.add("instance_count", self.instance_count, "at least 1")
 
@@ -431,8 +465,8 @@ class TrainingJob(Construct):
                 conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
             )
         )
-        for channel in self.inputs:
-            channel.data.grant_read(self, principal)
+        for location in self._input_locations():
+            location.grant_read(self, principal)
         self.output.grant_write(self, principal)
         if self.output_kms_key is not None and self.output_kms_key is not self.output.encryption_key:
             self.output_kms_key.grant(principal, "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
@@ -447,14 +481,16 @@ class TrainingJob(Construct):
                     conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
                 )
             )
-        if self._vpc is not None:
+        if subnet_ids:
             self._grant_network_interfaces(subnet_ids)
         self._acknowledge_wildcards(checkpoint, f"{log_group_arn}:log-stream:{stream_name}*")
 
+    def _input_locations(self) -> list[S3Location]:
+        return [c.data for c in self.inputs if isinstance(c.data, S3Location)]
+
     def _grant_network_interfaces(self, subnet_ids: Sequence[str]) -> None:
         """The EC2 actions SageMaker uses to attach the job to the VPC, scoped to its
-        subnets, security groups and VPC wherever EC2 supports resource-level permissions."""
-        assert self._vpc is not None
+        subnets and security groups wherever EC2 supports resource-level permissions."""
         stack = Stack.of(self)
 
         def ec2_arn(resource: str, name: str) -> str:
@@ -477,7 +513,7 @@ class TrainingJob(Construct):
                 sid="ManageJobNetworkInterfaces",
                 actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
                 resources=[interfaces],
-                conditions={"ArnEquals": {"ec2:Vpc": ec2_arn("vpc", self._vpc.vpc_id)}},
+                conditions={"ArnEquals": {"ec2:Subnet": [ec2_arn("subnet", s) for s in subnet_ids]}},
             )
         )
         self.role.add_to_principal_policy(
@@ -498,7 +534,7 @@ class TrainingJob(Construct):
             self.role,
             interfaces,
             "SageMaker creates the job's network interfaces at run time, so their ids are unknown; "
-            "creation is limited to the job's subnets and security groups, the rest to its VPC.",
+            "all actions on them are limited to the job's subnets (and creation to its security groups).",
         )
 
     def _acknowledge_wildcards(self, checkpoint: S3Location | None, log_streams: str) -> None:
@@ -514,7 +550,7 @@ class TrainingJob(Construct):
             log_streams,
             "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
         )
-        locations = [c.data for c in self.inputs] + [self.output]
+        locations = [*self._input_locations(), self.output]
         if checkpoint is not None:
             locations.append(checkpoint)
         for location in locations:

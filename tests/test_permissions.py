@@ -108,7 +108,7 @@ def test_inputs_are_readable_exactly_at_their_prefixes() -> None:
     assert not [p for p in pairs if p[0] in ("s3:PutObject", "s3:DeleteObject") and "training-data" in p[1]]
 
 
-def test_vpc_job_can_manage_network_interfaces_only_in_its_subnets_groups_and_vpc() -> None:
+def test_vpc_job_can_manage_network_interfaces_only_in_its_subnets_and_groups() -> None:
     tmpl = template_of("vpc_two_instances")
     role = _job_role(tmpl, "Distributed")
     by_sid = {s.get("Sid"): s for s in statements(tmpl, role)}
@@ -117,7 +117,9 @@ def test_vpc_job_can_manage_network_interfaces_only_in_its_subnets_groups_and_vp
     kinds = sorted(r.split(":")[5].split("/")[0] for r in create["Resource"])
     assert kinds == ["network-interface", "security-group", "subnet", "subnet"]
     manage = by_sid["ManageJobNetworkInterfaces"]
-    assert manage["Condition"] == {"ArnEquals": {"ec2:Vpc": "arn:aws:ec2:us-east-1:111111111111:vpc/vpc8378eb38"}}
+    subnets = manage["Condition"]["ArnEquals"]["ec2:Subnet"]
+    assert len(subnets) == 2 and all(":subnet/vpcprivatesubnet" in s for s in subnets)
+    assert sorted(subnets) == sorted(r for r in create["Resource"] if ":subnet/" in r)
 
 
 def test_example_job_has_no_ec2_permissions_without_a_vpc() -> None:
