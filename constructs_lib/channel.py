@@ -24,6 +24,7 @@ class S3DataType(Enum):
     S3_PREFIX = "S3Prefix"
     MANIFEST_FILE = "ManifestFile"
     AUGMENTED_MANIFEST_FILE = "AugmentedManifestFile"
+    CONVERSE = "Converse"
 
 
 class S3DataDistributionType(Enum):
@@ -89,7 +90,7 @@ class FileSystemLocation:
 class Channel:
     """One named input channel backed by S3 (or by a file system).
 
-    Defaults: ``S3Prefix`` data, ``FullyReplicated`` distribution, no content type,
+    Defaults: ``S3Prefix`` data, SageMaker's distribution (``FullyReplicated``), no content type,
     no compression, no record wrapper, the job's input mode, no shuffling.
     The job role gets read access to exactly ``data`` (and Decrypt on its key).
     The S3-only fields (data type, distribution, attribute names) are ignored for a
@@ -100,7 +101,7 @@ class Channel:
     data: S3Location | FileSystemLocation
     _: KW_ONLY
     s3_data_type: S3DataType = S3DataType.S3_PREFIX
-    distribution: S3DataDistributionType = S3DataDistributionType.FULLY_REPLICATED
+    distribution: S3DataDistributionType | None = None
     content_type: str | None = None
     compression: CompressionType | None = None
     record_wrapper: RecordWrapperType | None = None
@@ -116,8 +117,9 @@ class Channel:
             source: dict[str, Any] = {
                 "S3DataType": self.s3_data_type.value,
                 "S3Uri": self.data.s3_uri,
-                "S3DataDistributionType": self.distribution.value,
             }
+            if self.distribution is not None:
+                source["S3DataDistributionType"] = self.distribution.value
             if self.attribute_names is not None:
                 source["AttributeNames"] = list(self.attribute_names)
             data_source = {"S3DataSource": source}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any
@@ -15,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .channel import Channel, FileSystemLocation, InputMode
+from .cli_input import load_document, props_from_cli_input
 from .errors import Problems
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
@@ -101,6 +103,7 @@ class TrainingJob(Construct):
         instance_count: int = 1,
         volume_size: Size | None = None,
         volume_kms_key: kms.IKey | None = None,
+        encrypt_volume: bool = True,
         keep_alive_period: Duration | None = None,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
@@ -141,8 +144,11 @@ class TrainingJob(Construct):
         :param instance_count: Default: 1. More than one with a VPC adds a self-referencing
             ingress rule to the job's security groups.
         :param volume_size: ML storage volume per instance, whole GiB. Default: 30 GiB.
-        :param volume_kms_key: encrypts the storage volumes. Default: ``output_kms_key``,
-            except on instance types with local NVMe storage (which reject a volume key).
+        :param volume_kms_key: encrypts the storage volumes. Default: ``output_kms_key`` when
+            ``encrypt_volume`` is true, except on instance types with local NVMe storage
+            (which reject a volume key).
+        :param encrypt_volume: whether a missing ``volume_kms_key`` defaults to
+            ``output_kms_key``; false leaves volumes to SageMaker's own encryption. Default: true.
         :param keep_alive_period: warm pool keep-alive. Default: no warm pool.
         :param vpc: run the job in this VPC. Default: no VPC (SageMaker's network).
         :param vpc_subnets: Default: the VPC's private subnets. Without ``vpc``, a selection
@@ -205,7 +211,7 @@ class TrainingJob(Construct):
             output = S3Location.from_bucket(TrainingStorage.of(self).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
-        if volume_kms_key is None and not has_local_nvme_storage(instance_type):
+        if volume_kms_key is None and encrypt_volume and not has_local_nvme_storage(instance_type):
             volume_kms_key = self.output_kms_key
         self.volume_kms_key = volume_kms_key
 
@@ -284,6 +290,30 @@ class TrainingJob(Construct):
             for child in parent.node.children:
                 if child.node.id != "Resource":
                     self.resource.node.add_dependency(child)
+
+    @classmethod
+    def from_cli_input_json(
+        cls,
+        scope: Construct,
+        construct_id: str,
+        document: str | os.PathLike[str] | Mapping[str, Any],
+        **props: Any,
+    ) -> TrainingJob:
+        """A job from the JSON that ``aws sagemaker create-training-job --cli-input-json`` takes.
+
+        ``document`` is a dict, a JSON string, or a path (``file://`` accepted). Role, S3
+        URIs, KMS keys, subnets and security groups become imported CDK references (created
+        under ``<construct_id>CliInput``) so grants stay least privilege: the job's statements
+        are attached to the imported role as a new policy (pass ``role=`` to override).
+        Members without a typed prop become ``overrides``. Keyword ``props`` take precedence
+        over the document (``overrides`` are merged).
+        """
+        imports = Construct(scope, f"{construct_id}CliInput")
+        loaded = props_from_cli_input(imports, load_document(document))
+        extra_overrides = props.pop("overrides", None)
+        if extra_overrides:
+            loaded["overrides"] = {**loaded.get("overrides", {}), **extra_overrides}
+        return cls(scope, construct_id, **{**loaded, **props})
 
     # ----- attributes --------------------------------------------------------------
 

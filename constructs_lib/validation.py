@@ -33,6 +33,20 @@ _PROP_NAMES = {
     "InputDataConfig[#].DataSource.S3DataSource.S3Uri": "inputs[#].data",
     "InputDataConfig[#].DataSource.S3DataSource.AttributeNames": "inputs[#].attribute_names",
     "InputDataConfig[#].ShuffleConfig.Seed": "inputs[#].shuffle_seed",
+    "InputDataConfig[#].DataSource.S3DataSource.S3DataType": "inputs[#].s3_data_type",
+    "InputDataConfig[#].DataSource.S3DataSource.S3DataDistributionType": "inputs[#].distribution",
+    "InputDataConfig[#].CompressionType": "inputs[#].compression",
+    "InputDataConfig[#].RecordWrapperType": "inputs[#].record_wrapper",
+    "InputDataConfig[#].InputMode": "inputs[#].input_mode",
+    "OutputDataConfig.KmsKeyId": "output_kms_key",
+    "OutputDataConfig.CompressionType": "output_compression",
+    "ResourceConfig.VolumeKmsKeyId": "volume_kms_key",
+    "TrainingJobName": "training_job_name",
+    "RoleArn": "role",
+    "EnableNetworkIsolation": "enable_network_isolation",
+    "EnableInterContainerTrafficEncryption": "enable_inter_container_traffic_encryption",
+    "EnableManagedSpotTraining": "enable_managed_spot_training",
+    "AlgorithmSpecification.EnableSageMakerMetricsTimeSeries": "enable_sage_maker_metrics_time_series",
     "OutputDataConfig.S3OutputPath": "output",
     "ResourceConfig.InstanceType": "instance_type",
     "ResourceConfig.InstanceCount": "instance_count",
@@ -70,16 +84,17 @@ def allowed_values(shape_name: str) -> list[str]:
 
 def prop_name(api_path: str) -> str:
     """``InputDataConfig[1].ChannelName`` -> ``inputs[1].channel_name (InputDataConfig[1].ChannelName)``;
-    map entries keep their key: ``hyperparameters['lr'] (HyperParameters['lr'])``."""
-    cut = min((i for i in (api_path.find("['"), api_path.find(" key ")) if i >= 0), default=len(api_path))
-    base, entry = api_path[:cut], api_path[cut:]
-    indexes = re.findall(r"\[(\d+)\]", base)
-    name = _PROP_NAMES.get(re.sub(r"\[\d+\]", "[#]", base))
-    if name is None:
-        return api_path
-    for index in indexes:
-        name = name.replace("#", index, 1)
-    return f"{name}{entry} ({api_path})"
+    the longest mapped prefix names the prop, the rest (an index, a map key) is kept:
+    ``VpcConfig.Subnets[0]`` -> ``vpc_subnets[0] (VpcConfig.Subnets[0])``."""
+    cuts = [m.start() for m in re.finditer(r"\.|\[| key ", api_path)] + [len(api_path)]
+    for cut in sorted(cuts, reverse=True):
+        base, rest = api_path[:cut], api_path[cut:]
+        name = _PROP_NAMES.get(re.sub(r"\[\d+\]", "[#]", base))
+        if name is not None:
+            for index in re.findall(r"\[(\d+)\]", base):
+                name = name.replace("#", index, 1)
+            return f"{name}{rest} ({api_path})"
+    return api_path
 
 
 def _describe_enum(values: list[str]) -> str:
