@@ -39,7 +39,7 @@ from .image import TrainingImage
 from .s3_location import S3Location
 from .validation import model_problems
 
-_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
 _KMS_ARN = re.compile(r"^arn:aws[a-z\-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 
 
@@ -221,6 +221,15 @@ class _Reader:
         self.props["role"] = iam.Role.from_role_arn(self.scope, "Role", arn)
 
     def inputs(self, channels: list[Mapping[str, Any]]) -> None:
+        for i, raw in enumerate(channels):
+            if len(raw["DataSource"]) != 1:
+                self.problems.add(
+                    f"InputDataConfig[{i}].DataSource",
+                    raw["DataSource"],
+                    "exactly one of S3DataSource, FileSystemDataSource, DatasetSource",
+                )
+        if self.problems:
+            return
         if any(set(c["DataSource"]) - {"S3DataSource", "FileSystemDataSource"} for c in channels):
             # A channel kind without a typed home (e.g. DatasetSource): keep the list as is.
             self.overrides["InputDataConfig"] = channels
