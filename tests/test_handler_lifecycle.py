@@ -173,6 +173,23 @@ def test_create_other_validation_errors_fail_at_once(clock: FakeClock) -> None:
     assert clock.slept == []
 
 
+def test_deploy_time_values_are_validated_before_the_api_is_called(clock: FakeClock) -> None:
+    """Tokens resolve only at deploy time; botocore checks them before CreateTrainingJob is sent."""
+    bad = copy.deepcopy(REQUEST)
+    bad["ResourceConfig"]["InstanceCount"] = "two"
+    run, evt = Run(), event("Create", properties=props(bad))
+    run.stub.add_client_error("describe_training_job", **not_found(name_for(evt)))
+    run.stub.add_response("create_training_job", {"TrainingJobArn": "never-sent"})
+    with run.stub:
+        handler.handler(evt, Context(), client=run.client, put=run.put)
+    with pytest.raises(AssertionError, match="1 responses remaining"):
+        run.stub.assert_no_pending_responses()  # the API call was never made
+    body = run.sent[0][1]
+    assert body["Status"] == "FAILED"
+    assert "the CreateTrainingJob request is invalid" in body["Reason"]
+    assert "InstanceCount" in body["Reason"]
+
+
 def test_client_uses_standard_retries_with_explicit_limits_and_timeouts() -> None:
     client = handler.make_client()
     config = client.meta.config

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 SCHEMA_VERSION = "1"
 TAG_STACK = "sagemaker-cdk:stack-id"
@@ -548,6 +548,9 @@ def handler(event: Mapping[str, Any], context: Any, *, client: Client | None = N
             reason = f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}"
         elif isinstance(error, HandlerError):
             reason = str(error)
+        elif isinstance(error, ParamValidationError):
+            # Deploy-time values (tokens) are checked here, by botocore, before any API call.
+            reason = f"the CreateTrainingJob request is invalid: {error}"
         else:
             reason = f"internal error ({type(error).__name__}: {error})"
         log(action="failed", event=event.get("RequestType"), reason=reason[:1000])
