@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -9,15 +10,17 @@ from enum import Enum
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, CustomResource, Duration, Size, Stack, Token
+from aws_cdk import Annotations, ArnFormat, CfnWaitCondition, CustomResource, Duration, Size, Stack, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .channel import Channel, FileSystemLocation, InputMode
 from .cli_input import load_document, props_from_cli_input
-from .errors import Problems
+from .completion import MAX_WAIT, STARTUP_MARGIN, CompletionGate, job_state_pattern
+from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
 from .nag import acknowledge_wildcard
@@ -29,6 +32,8 @@ from .storage import TrainingStorage
 from .validation import RESERVED_TAGS, TAG_LIMIT, model_problems
 
 RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
+# Members UpdateTrainingJob changes in place (the handler's IN_PLACE says the same).
+IN_PLACE_MEMBERS = ("ProfilerConfig", "RemoteDebugConfig", "ResourceConfig.KeepAlivePeriodInSeconds")
 SCHEMA_VERSION = "1"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
@@ -119,6 +124,7 @@ class TrainingJob(Construct):
         training_job_name: str | None = None,
         removal_behavior: JobRemovalBehavior = JobRemovalBehavior.STOP,
         overrides: Mapping[str, Any] | None = None,
+        wait_for_completion: Duration | None = None,
     ) -> None:
         """Define a training job.
 
@@ -171,6 +177,12 @@ class TrainingJob(Construct):
             "RetryStrategy": {"MaximumRetryAttempts": 2}}``) and validated against the API model.
             No permission is derived from them: an override naming an S3 location, KMS key,
             file system or role adds a synth warning. Default: none.
+        :param wait_for_completion: make the deployment wait (at most this long, up to 12 h)
+            until the job completes, and fail it with SageMaker's reason when the job fails or
+            stops (MaxRuntimeExceeded included). Event-driven: no Lambda runs while the job
+            trains. Must exceed ``max_runtime`` (``max_wait`` with spot) by 30 minutes. Resources
+            that need the trained model depend on ``completion``. Default: the deployment does
+            not wait; the job trains after ``cdk deploy`` returns.
         """
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -181,6 +193,7 @@ class TrainingJob(Construct):
         self.instance_type = instance_type
         self.instance_count = instance_count
         self.removal_behavior = removal_behavior
+        self.max_runtime = max_runtime or Duration.days(1)
 
         problems = Problems()
         self._check_props(
@@ -199,6 +212,7 @@ class TrainingJob(Construct):
             vpc_subnets=vpc_subnets,
             security_groups=security_groups,
         )
+        self._check_wait(problems, wait_for_completion, enable_managed_spot_training, max_wait)
         problems.raise_if_any(self.node.path)
 
         self.role = role or self._create_role()
@@ -274,6 +288,18 @@ class TrainingJob(Construct):
         }
         if training_job_name is not None:
             properties["TrainingJobName"] = training_job_name
+        self._gate: CompletionGate | None = None
+        if wait_for_completion is not None:
+            gate_id = _gate_id(stack.resolve(self.request), self.job_name_prefix, training_job_name)
+            self._gate = CompletionGate(
+                self,
+                "Completion",
+                provider=self._provider,
+                pattern=job_state_pattern(self.job_name_prefix, training_job_name),
+                gate_id=gate_id,
+                timeout=wait_for_completion,
+            )
+            properties["GateId"] = gate_id
         self.resource = CustomResource(
             self,
             "Resource",
@@ -290,6 +316,11 @@ class TrainingJob(Construct):
             for child in parent.node.children:
                 if child.node.id != "Resource":
                     self.resource.node.add_dependency(child)
+        self._completion: CfnWaitCondition | None = None
+        if self._gate is not None:
+            # The rule and its invoke permission (a child of the rule) exist before the job.
+            self.resource.node.add_dependency(self._gate.rule)
+            self._completion = self._gate.close(self.training_job_name)
 
     @classmethod
     def from_cli_input_json(
@@ -331,6 +362,44 @@ class TrainingJob(Construct):
     def model_artifacts_s3_uri(self) -> str:
         """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model."""
         return self.resource.get_att_string("ModelArtifacts")
+
+    @property
+    def completion(self) -> CfnWaitCondition:
+        """Completes when the job has completed: make resources that use the trained model
+        depend on it (``model.node.add_dependency(job.completion)``). Requires
+        ``wait_for_completion``."""
+        if self._completion is None:
+            raise TrainingJobValidationError(
+                self.node.path, ["completion: got no completion gate; set wait_for_completion=Duration.hours(n)"]
+            )
+        return self._completion
+
+    def on_state_change(
+        self, construct_id: str, *, target: events.IRuleTarget | None = None, description: str | None = None
+    ) -> events.Rule:
+        """An EventBridge rule on this job's state changes (every job this resource starts),
+        for a topic, function or state machine to follow jobs you do not wait for."""
+        rule = events.Rule(
+            self,
+            construct_id,
+            description=description or f"State changes of SageMaker training job {self.node.path}",
+            event_pattern=job_state_pattern(self.job_name_prefix, self.fixed_training_job_name),
+        )
+        if target is not None:
+            rule.add_target(target)
+        return rule
+
+    def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+        """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key."""
+        key = f"{self.output.key_prefix}{self.training_job_name}/output/model.tar.gz"
+        if self.output.key_prefix and not self.output.key_prefix.endswith("/"):
+            key = f"{self.output.key_prefix}/{self.training_job_name}/output/model.tar.gz"
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[f"{self.output.bucket_arn(self)}/{key}"]
+        )
+        if self.output_kms_key is not None:
+            self.output_kms_key.grant(grantee, "kms:Decrypt")
+        return grant
 
     @property
     def grant_principal(self) -> iam.IPrincipal:
@@ -436,6 +505,25 @@ class TrainingJob(Construct):
                     )
         if self.instance_count < 1:
             problems.add("instance_count", self.instance_count, "at least 1")
+
+    def _check_wait(self, problems: Problems, wait: Duration | None, spot: bool, max_wait: Duration | None) -> None:
+        if wait is None:
+            return
+        seconds = wait.to_seconds()
+        longest = (max_wait if spot and max_wait is not None else self.max_runtime).to_seconds()
+        needed = longest + STARTUP_MARGIN.to_seconds()
+        if seconds > MAX_WAIT.to_seconds():
+            problems.add(
+                "wait_for_completion", f"{seconds} s", "at most 12 hours (CloudFormation's WaitCondition limit)"
+            )
+        elif seconds <= needed:
+            what = "max_wait" if spot and max_wait is not None else "max_runtime"
+            problems.add(
+                "wait_for_completion",
+                f"{seconds} s",
+                f"must exceed {what} ({longest} s) plus {int(STARTUP_MARGIN.to_minutes())} minutes of "
+                f"start-up, i.e. more than {needed} s",
+            )
 
     def _create_role(self) -> iam.Role:
         stack = Stack.of(self)
@@ -678,6 +766,21 @@ class TrainingJob(Construct):
         if tags:
             request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         return request
+
+
+def _gate_id(request: Mapping[str, Any], name_prefix: str, fixed_name: str | None) -> str:
+    """A hash of what identifies the job (as the handler's spec tag): tags and the members
+    updated in place are left out, so only a new job gets a new gate."""
+    identity = json.loads(json.dumps(request))
+    identity.pop("Tags", None)
+    for path in IN_PLACE_MEMBERS:
+        *parents, last = path.split(".")
+        node = identity
+        for parent in parents:
+            node = node.get(parent, {})
+        node.pop(last, None)
+    canonical = json.dumps({"request": identity, "prefix": name_prefix, "name": fixed_name}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def _select_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> list[str]:

@@ -64,7 +64,7 @@ _PROP_NAMES = {
 }
 
 TAG_LIMIT = 50
-RESERVED_TAGS = 4  # the handler's identity tags on every job
+RESERVED_TAGS = 5  # the handler's identity tags on every job
 
 
 @cache

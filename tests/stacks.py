@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
-from app import TrainingExampleStack
+from app import TrainAndServeStack, TrainingExampleStack
 from constructs_lib import (
     Channel,
     CompressionType,
@@ -101,8 +101,14 @@ def user_supplied() -> cdk.Stack:
     return stack
 
 
+def train_and_serve() -> cdk.Stack:
+    app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    return TrainAndServeStack(app, "TrainAndServeExample", env=ENV, analytics_reporting=False)
+
+
 CONFIGURATIONS: dict[str, Callable[[], cdk.Stack]] = {
     "example": example,
+    "train_and_serve": train_and_serve,
     "vpc_two_instances": vpc_two_instances,
     "user_supplied": user_supplied,
 }

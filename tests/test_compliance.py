@@ -8,7 +8,7 @@ import re
 import botocore.session
 import pytest
 from cdk_nag import AwsSolutionsChecks
-from cfnlint.api import lint_all
+from cfnlint.api import lint
 from parliament import analyze_policy_string
 
 from tests.stacks import CONFIGURATIONS, resolve_intrinsics, resources, stack_of, template_of
@@ -52,7 +52,7 @@ CDK_OWN_WARNINGS = {
 
 @pytest.mark.parametrize("name", NAMES)
 def test_cfn_lint_reports_no_error_and_no_warning(name: str) -> None:
-    matches = lint_all(json.dumps(template_of(name)))
+    matches = lint(json.dumps(template_of(name)), regions=["us-east-1"])
     problems = [
         str(m)
         for m in matches

@@ -71,7 +71,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["inputs[0].channel_name (InputDataConfig[0].ChannelName)", "'bad name!'", "pattern"],
     ),
     ("aws: tag", {"tags": {"aws:owner": "me"}}, ["tags", "'aws:owner'", "reserved"]),
-    ("too many tags", {"tags": {f"k{i}": "v" for i in range(47)}}, ["tags", "47 tags", "at most 46"]),
+    ("too many tags", {"tags": {f"k{i}": "v" for i in range(46)}}, ["tags", "46 tags", "at most 45"]),
     ("invalid fixed name", {"training_job_name": "Not_Valid"}, ["training_job_name", "'Not_Valid'", "1-63"]),
     ("fixed name too long", {"training_job_name": "a" * 64}, ["training_job_name", "1-63"]),
     (

@@ -28,7 +28,10 @@ TAG_STACK = "sagemaker-cdk:stack-id"
 TAG_RESOURCE = "sagemaker-cdk:logical-id"
 TAG_REQUEST = "sagemaker-cdk:request-id"
 TAG_SPEC = "sagemaker-cdk:spec"
-IDENTITY_TAGS = (TAG_STACK, TAG_RESOURCE, TAG_REQUEST, TAG_SPEC)
+TAG_GATE = "sagemaker-cdk:gate"
+IDENTITY_TAGS = (TAG_STACK, TAG_RESOURCE, TAG_REQUEST, TAG_SPEC, TAG_GATE)
+STATE_CHANGE = "SageMaker Training Job State Change"
+GATE_TYPE = "Custom::SageMakerTrainingJobGate"
 NOT_CREATED = "not-created:"
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 REUSABLE = frozenset({"InProgress", "Completed"})
@@ -74,6 +77,7 @@ class Props:
     name_prefix: str
     fixed_name: str | None
     removal: str
+    gate_id: str | None = None
 
     @property
     def user_tags(self) -> dict[str, str]:
@@ -133,7 +137,8 @@ def parse_props(raw: Mapping[str, Any] | None) -> Props:
     if removal not in ("stop", "retain", "delete"):
         raise HandlerError(f"RemovalBehavior {removal!r}; allowed: stop, retain, delete")
     fixed = raw.get("TrainingJobName") or None
-    return Props(request=request, name_prefix=prefix, fixed_name=fixed, removal=removal)
+    gate = raw.get("GateId") or None
+    return Props(request=request, name_prefix=prefix, fixed_name=fixed, removal=removal, gate_id=gate)
 
 
 def coerce_request(request: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +259,8 @@ def on_create(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
         TAG_REQUEST: event["RequestId"],
         TAG_SPEC: props.spec_hash(),
     }
+    if props.gate_id:
+        identity[TAG_GATE] = props.gate_id
     request["Tags"] = [*request.get("Tags", []), *({"Key": k, "Value": v} for k, v in identity.items())]
     iam_deadline = min(deadline, time.monotonic() + IAM_RETRY_SECONDS)
     delay = 2.0
@@ -342,6 +349,8 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
         sm.add_tags(ResourceArn=arn, Tags=added)
     if removed:
         sm.delete_tags(ResourceArn=arn, TagKeys=removed)
+    if props.gate_id and props.gate_id != old.gate_id:  # a completion gate was added
+        sm.add_tags(ResourceArn=arn, Tags=[{"Key": TAG_GATE, "Value": props.gate_id}])
     changes = {k: v for k, v in props.in_place().items() if old.in_place().get(k) != v}
     status = current["TrainingJobStatus"]
     if changes and status == "InProgress":
@@ -443,6 +452,78 @@ def _props_or_none(raw: Any) -> Props | None:
         return None
 
 
+# ----- completion gates ------------------------------------------------------------------------
+
+
+def signal_gate(put: Put, handle_url: str, job: Mapping[str, Any]) -> str | None:
+    """Releases a WaitCondition for a finished job: SUCCESS on Completed, FAILURE on Failed or
+    Stopped (MaxRuntimeExceeded included) with SageMaker's reason. None while it runs."""
+    name, status = job["TrainingJobName"], job["TrainingJobStatus"]
+    if status == "Completed":
+        outcome, reason = "SUCCESS", f"training job {name} completed"
+    elif status == "Failed":
+        outcome, reason = "FAILURE", f"training job {name} failed: {job.get('FailureReason', 'no reason given')}"
+    elif status == "Stopped":
+        outcome = "FAILURE"
+        reason = f"training job {name} stopped ({job.get('SecondaryStatus', 'Stopped')})"
+        if job.get("FailureReason"):
+            reason += f": {job['FailureReason']}"
+    else:
+        return None
+    artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
+    body = {"Status": outcome, "Reason": reason[:1000], "UniqueId": name, "Data": artifacts}
+    put(handle_url, json.dumps(body).encode())
+    log(event="StateChange", job=name, action="signalled-gate", status=status, outcome=outcome)
+    return outcome
+
+
+def _tags_of_event(sm: Client, detail: Mapping[str, Any]) -> dict[str, str]:
+    tags = detail.get("Tags")
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    if isinstance(tags, list):
+        return {t["Key"]: t["Value"] for t in tags}
+    return tags_of(sm, detail["TrainingJobArn"])
+
+
+def on_state_change(event: Mapping[str, Any], sm: Client, put: Put) -> str | None:
+    """An EventBridge "SageMaker Training Job State Change", routed with this job's gate.
+
+    Only the job carrying the gate's id releases it: events of other jobs, including the
+    previous job of a replaced resource, are ignored; duplicates re-send the same signal.
+    """
+    detail, gate = event.get("detail") or {}, event.get("Gate") or {}
+    name, status = detail.get("TrainingJobName"), detail.get("TrainingJobStatus")
+    if not name or not gate.get("Id") or not gate.get("Handle"):
+        log(event="StateChange", job=name, action="ignored-malformed-event")
+        return None
+    if status not in TERMINAL:
+        log(event="StateChange", job=name, action="ignored-not-finished", status=status)
+        return None
+    if _tags_of_event(sm, detail).get(TAG_GATE) != gate["Id"]:
+        log(event="StateChange", job=name, action="ignored-other-gate", status=status)
+        return None
+    return signal_gate(put, gate["Handle"], detail)
+
+
+def on_gate(sm: Client, event: Mapping[str, Any], put: Put) -> tuple[str, dict[str, str]]:
+    """``Custom::SageMakerTrainingJobGate``: created after the job; releases the gate at once
+    when the job already finished (its state change may have come before the rule was live)."""
+    physical = str(event.get("PhysicalResourceId") or f"gate-{event['RequestId']}")
+    if event["RequestType"] == "Delete":
+        return physical, {}
+    props = event.get("ResourceProperties") or {}
+    name, handle = props.get("TrainingJobName"), props.get("Handle")
+    if not isinstance(name, str) or not isinstance(handle, str):
+        raise HandlerError("malformed gate properties: TrainingJobName and Handle are required")
+    job = describe(sm, name)
+    if job is None:
+        raise HandlerError(f"training job {name} does not exist, so it cannot complete")
+    outcome = signal_gate(put, handle, job)
+    log(event=event["RequestType"], job=name, action="checked-gate", status=job["TrainingJobStatus"], outcome=outcome)
+    return physical, {"TrainingJobStatus": job["TrainingJobStatus"]}
+
+
 # ----- the CloudFormation adapter ------------------------------------------------------------
 
 
@@ -503,6 +584,9 @@ def _fallback_physical_id(event: Mapping[str, Any], props: Props | None) -> str:
 
 def handler(event: Mapping[str, Any], context: Any, *, client: Client | None = None, put: Put | None = None) -> None:
     """Lambda entry point. Always answers CloudFormation when the event has a ResponseURL."""
+    if isinstance(event, Mapping) and event.get("detail-type") == STATE_CHANGE:
+        on_state_change(event, client or make_client(), put or _default_put)
+        return
     if not isinstance(event, Mapping) or not isinstance(event.get("ResponseURL"), str):
         log(action="ignored-malformed-event", reason="no ResponseURL to answer")
         return
@@ -525,12 +609,14 @@ def handler(event: Mapping[str, Any], context: Any, *, client: Client | None = N
         for key in ("StackId", "RequestId", "LogicalResourceId"):
             if not isinstance(event.get(key), str):
                 raise HandlerError(f"malformed event: {key} missing")
-        if request_type == "Delete":
+        if request_type == "Delete" or event.get("ResourceType") == GATE_TYPE:
             props = _props_or_none(event.get("ResourceProperties"))
         else:
             props = parse_props(event.get("ResourceProperties"))
         sm = client or make_client()
-        if request_type == "Create":
+        if event.get("ResourceType") == GATE_TYPE:
+            physical, data = on_gate(sm, event, put or _default_put)
+        elif request_type == "Create":
             physical, data = on_create(sm, event, props, deadline)  # type: ignore[arg-type]
         elif request_type == "Update":
             if not isinstance(event.get("PhysicalResourceId"), str):

@@ -1,0 +1,249 @@
+"""Training inside the deployment: the completion gate, its signals and the composed stack."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sns as sns
+
+from constructs_lib import TrainingImage, TrainingJob, TrainingJobValidationError
+from tests.fake_sagemaker import FakeSageMaker
+from tests.handler_support import Context, FakeClock, event, handler, props
+from tests.stacks import as_list, grants, only, resources, template, template_of
+from tests.test_cloudformation_simulation import CloudFormation
+
+FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "training_job_state_change.json").read_text())
+GATE = {"Id": "gate-1", "Handle": "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/handle?sig=x"}
+
+
+def _routed(status: str, *, name: str = "job-1", gate: str | None = "gate-1", **detail: Any) -> dict[str, Any]:
+    """The event as our rule's input transformer delivers it: detail-type, detail, Gate."""
+    body = copy.deepcopy(FIXTURE["detail"])
+    body.update(TrainingJobName=name, TrainingJobStatus=status, SecondaryStatus=status, **detail)
+    body["ModelArtifacts"] = {"S3ModelArtifacts": f"s3://out/jobs/{name}/output/model.tar.gz"}
+    body["Tags"] = {handler.TAG_GATE: gate} if gate else {}
+    return {"detail-type": FIXTURE["detail-type"], "detail": body, "Gate": GATE}
+
+
+def _deliver(evt: dict[str, Any], client: Any = None) -> list[tuple[str, dict[str, Any]]]:
+    sent: list[tuple[str, dict[str, Any]]] = []
+    handler.handler(evt, None, client=client or object(), put=lambda url, body: sent.append((url, json.loads(body))))
+    return sent
+
+
+def test_completed_job_releases_the_gate_with_the_artifacts() -> None:
+    ((url, signal),) = _deliver(_routed("Completed"))
+    assert url == GATE["Handle"]
+    assert signal == {
+        "Status": "SUCCESS",
+        "Reason": "training job job-1 completed",
+        "UniqueId": "job-1",
+        "Data": "s3://out/jobs/job-1/output/model.tar.gz",
+    }
+
+
+def test_failed_job_fails_the_gate_with_sagemakers_reason() -> None:
+    ((_, signal),) = _deliver(_routed("Failed", FailureReason="AlgorithmError: loss became NaN"))
+    assert signal["Status"] == "FAILURE"
+    assert "AlgorithmError: loss became NaN" in signal["Reason"]
+
+
+def test_job_stopped_by_max_runtime_fails_the_gate() -> None:
+    evt = _routed("Stopped")
+    evt["detail"]["SecondaryStatus"] = "MaxRuntimeExceeded"
+    ((_, signal),) = _deliver(evt)
+    assert signal["Status"] == "FAILURE"
+    assert "MaxRuntimeExceeded" in signal["Reason"]
+
+
+def test_events_of_other_jobs_and_of_the_replaced_job_are_ignored() -> None:
+    assert _deliver(_routed("Completed", name="other", gate=None)) == []
+    assert _deliver(_routed("Completed", name="previous", gate="gate-0")) == []
+
+
+def test_running_jobs_do_not_signal() -> None:
+    assert _deliver(_routed("InProgress")) == []
+    assert _deliver(_routed("Stopping")) == []
+
+
+def test_duplicate_events_send_the_same_signal_again() -> None:
+    first, second = _deliver(_routed("Completed")), _deliver(_routed("Completed"))
+    assert first == second  # same UniqueId: CloudFormation counts it once
+
+
+def test_event_without_tags_is_checked_with_list_tags() -> None:
+    evt = _routed("Completed")
+    del evt["detail"]["Tags"]
+
+    class _Tags:
+        def list_tags(self, ResourceArn: str) -> dict[str, Any]:
+            return {"Tags": [{"Key": handler.TAG_GATE, "Value": "gate-1"}]}
+
+    assert len(_deliver(evt, _Tags())) == 1
+
+
+def _gate_check(job_status: str) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    sm = FakeSageMaker()
+    sm.create_training_job(TrainingJobName="job-1", OutputDataConfig={"S3OutputPath": "s3://out/jobs/"})
+    sm.finish("job-1", job_status)
+    check = event("Create", properties={"TrainingJobName": "job-1", "Handle": GATE["Handle"], "GateId": "gate-1"})
+    check["ResourceType"] = "Custom::SageMakerTrainingJobGate"
+    sent: list[tuple[str, dict[str, Any]]] = []
+    handler.handler(check, Context(), client=sm, put=lambda url, body: sent.append((url, json.loads(body))))
+    signals = [s for s in sent if s[0] == GATE["Handle"]]
+    (response,) = [s[1] for s in sent if s[0] != GATE["Handle"]]
+    return signals, response
+
+
+def test_gate_is_released_when_the_job_finished_before_the_rule_saw_it() -> None:
+    signals, response = _gate_check("Completed")
+    assert [s[1]["Status"] for s in signals] == ["SUCCESS"]
+    assert response["Status"] == "SUCCESS"
+
+
+def test_gate_check_of_a_running_job_leaves_the_gate_to_the_rule() -> None:
+    signals, response = _gate_check("InProgress")
+    assert signals == []
+    assert response["Status"] == "SUCCESS"
+
+
+# ----- handler-level simulation of create -> event -> signal ------------------------------
+
+
+def test_create_then_state_change_event_releases_the_gate(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(handler.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(handler.time, "sleep", clock.sleep)
+    sm = FakeSageMaker()
+    cfn = CloudFormation(sm)
+    gated = props(GateId="gate-1")
+    assert cfn.create(gated)["Status"] == "SUCCESS"
+    name = cfn.physical_id
+    assert name is not None and sm.jobs[name].tags[handler.TAG_GATE] == "gate-1"
+    sm.finish(name)
+    # What EventBridge delivers for the finished job, tags included.
+    described = sm.describe_training_job(TrainingJobName=name)
+    detail = {
+        **{k: v for k, v in described.items() if k != "CreationTime"},
+        "Tags": sm.jobs[name].tags,
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://output-bucket/jobs/{name}/output/model.tar.gz"},
+    }
+    ((url, signal),) = _deliver({"detail-type": FIXTURE["detail-type"], "detail": detail, "Gate": GATE}, sm)
+    assert (url, signal["Status"], signal["UniqueId"]) == (GATE["Handle"], "SUCCESS", name)
+    assert signal["Data"] == cfn.responses[0]["Data"]["ModelArtifacts"]
+
+
+# ----- the construct --------------------------------------------------------------------------
+
+
+def _job(**props_: Any) -> tuple[cdk.Stack, TrainingJob]:
+    stack = cdk.Stack(cdk.App(), "Gated", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    return stack, TrainingJob(stack, "Job", image=TrainingImage.from_ecr_repository(repo), **props_)
+
+
+def test_model_and_endpoint_config_wait_for_the_completion_gate() -> None:
+    tmpl = template_of("train_and_serve")
+    condition_id, condition = only(tmpl, "AWS::CloudFormation::WaitCondition")
+    _, model = only(tmpl, "AWS::SageMaker::Model")
+    assert condition_id in model["DependsOn"]
+    assert int(condition["Properties"]["Timeout"]) == 3 * 3600
+    job_id, job = only(tmpl, "Custom::SageMakerTrainingJob")
+    assert model["Properties"]["PrimaryContainer"]["ModelDataUrl"] == {"Fn::GetAtt": [job_id, "ModelArtifacts"]}
+    _, config = only(tmpl, "AWS::SageMaker::EndpointConfig")
+    model_id, _ = only(tmpl, "AWS::SageMaker::Model")
+    assert config["Properties"]["ProductionVariants"][0]["ModelName"] == {"Fn::GetAtt": [model_id, "ModelName"]}
+
+
+def test_rule_and_its_permission_exist_before_the_job_starts() -> None:
+    tmpl = template_of("train_and_serve")
+    _, job = only(tmpl, "Custom::SageMakerTrainingJob")
+    rule_id, rule = only(tmpl, "AWS::Events::Rule")
+    permission_id = next(
+        k
+        for k, r in resources(tmpl, "AWS::Lambda::Permission").items()
+        if r["Properties"]["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+    )
+    assert {rule_id, permission_id} <= set(job["DependsOn"])
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail"]["TrainingJobName"] == [{"prefix": job["Properties"]["JobNamePrefix"] + "-"}]
+    assert pattern["detail"]["TrainingJobStatus"] == ["Completed", "Failed", "Stopped"]
+    assert "GateId" in job["Properties"]
+
+
+def test_model_role_can_read_only_the_artifacts() -> None:
+    tmpl = template_of("train_and_serve")
+    pairs = grants(tmpl, "ModelRoleEE661428")
+    s3 = {p for p in pairs if p[0].startswith("s3:")}
+    assert len(s3) == 1
+    ((action, resource),) = s3
+    assert action == "s3:GetObject"
+    assert resource.endswith("/train781835f2-trainingjobname/output/model.tar.gz")
+    assert ("kms:Decrypt", "arn:aws:kms:us-east-1:111111111111:key/sagemakertrainingstoragekey10f3a471") in pairs
+    assert not [p for p in pairs if p[0] in ("kms:Encrypt", "kms:GenerateDataKey", "s3:PutObject", "s3:ListBucket")]
+
+
+def test_a_changed_job_gets_a_new_gate_and_a_tag_change_does_not() -> None:
+    def gate_ids(**props_: Any) -> set[str]:
+        stack, _ = _job(wait_for_completion=cdk.Duration.hours(3), max_runtime=cdk.Duration.hours(2), **props_)
+        return set(resources(template(stack), "AWS::CloudFormation::WaitCondition"))
+
+    base = gate_ids()
+    assert gate_ids(tags={"team": "ml"}) == base
+    assert gate_ids(keep_alive_period=cdk.Duration.minutes(10)) == base
+    assert gate_ids(instance_count=2) != base
+
+
+@pytest.mark.parametrize(
+    ("wait", "props_", "expected"),
+    [
+        (
+            cdk.Duration.hours(1),
+            {"max_runtime": cdk.Duration.hours(1)},
+            "must exceed max_runtime (3600 s) plus 30 minutes",
+        ),
+        (cdk.Duration.hours(13), {"max_runtime": cdk.Duration.hours(1)}, "at most 12 hours"),
+        (
+            cdk.Duration.hours(3),
+            {
+                "max_runtime": cdk.Duration.hours(1),
+                "enable_managed_spot_training": True,
+                "max_wait": cdk.Duration.hours(3),
+            },
+            "must exceed max_wait (10800 s)",
+        ),
+        (cdk.Duration.hours(12), {}, "must exceed max_runtime (86400 s)"),
+    ],
+)
+def test_gate_timeout_must_cover_the_runtime(wait: cdk.Duration, props_: dict[str, Any], expected: str) -> None:
+    with pytest.raises(TrainingJobValidationError, match="wait_for_completion") as raised:
+        _job(wait_for_completion=wait, **props_)
+    assert expected in str(raised.value)
+
+
+def test_completion_needs_a_gate() -> None:
+    _, job = _job()
+    with pytest.raises(TrainingJobValidationError, match="set wait_for_completion"):
+        _ = job.completion
+
+
+def test_on_state_change_targets_this_jobs_events() -> None:
+    stack, job = _job()
+    topic = sns.Topic(stack, "Topic")
+    job.on_state_change("Notify", target=targets.SnsTopic(topic))
+    tmpl = template(stack)
+    _, rule = only(tmpl, "AWS::Events::Rule")
+    _, resource = only(tmpl, "Custom::SageMakerTrainingJob")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.sagemaker"],
+        "detail-type": ["SageMaker Training Job State Change"],
+        "detail": {"TrainingJobName": [{"prefix": resource["Properties"]["JobNamePrefix"] + "-"}]},
+    }
+    assert as_list(rule["Properties"]["Targets"])[0]["Arn"] == {"Ref": only(tmpl, "AWS::SNS::Topic")[0]}
