@@ -155,7 +155,7 @@ def test_model_and_endpoint_config_wait_for_the_completion_gate() -> None:
     _, model = only(tmpl, "AWS::SageMaker::Model")
     assert condition_id in model["DependsOn"]
     assert int(condition["Properties"]["Timeout"]) == 3 * 3600
-    job_id, job = only(tmpl, "Custom::SageMakerTrainingJob")
+    job_id, _ = only(tmpl, "Custom::SageMakerTrainingJob")
     assert model["Properties"]["PrimaryContainer"]["ModelDataUrl"] == {"Fn::GetAtt": [job_id, "ModelArtifacts"]}
     _, config = only(tmpl, "AWS::SageMaker::EndpointConfig")
     model_id, _ = only(tmpl, "AWS::SageMaker::Model")
