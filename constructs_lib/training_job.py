@@ -215,6 +215,7 @@ class TrainingJob(Construct):
         self._check_wait(problems, wait_for_completion, enable_managed_spot_training, max_wait)
         problems.raise_if_any(self.node.path)
 
+        self._role_is_own = role is None
         self.role = role or self._create_role()
         if role is not None:
             self._provider.allow_pass_role(role)
@@ -567,7 +568,14 @@ class TrainingJob(Construct):
             resource_name=LOG_GROUP,
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-        stream_name = self.fixed_training_job_name or f"{self.job_name_prefix}-"
+        # A role of its own can write only this job's log streams; a role the user brings may
+        # serve many jobs, so it gets the stack's streams and its policy does not grow per job.
+        if self.fixed_training_job_name is not None:
+            stream_name = self.fixed_training_job_name
+        elif self._role_is_own:
+            stream_name = f"{self.job_name_prefix}-"
+        else:
+            stream_name = f"{self._provider.name_prefix}-"
         principal.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="TrainingJobLogs",

@@ -199,3 +199,47 @@ def test_fixed_job_names_are_added_to_the_one_sagemaker_statement() -> None:
     resources_ = as_list(by_sid["ManageStackTrainingJobs"]["Resource"])
     assert f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/fixed-0" in resources_
     assert f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/fixed-1" in resources_
+
+
+def _shared_stack(count: int) -> dict:
+    """Jobs sharing one user role, one output location and one network."""
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_iam as iam
+    from aws_cdk import aws_s3 as s3
+
+    from constructs_lib import Channel, S3Location
+
+    stack = cdk.Stack(cdk.App(), "Shared", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    role = iam.Role(stack, "SharedRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
+    bucket = s3.Bucket.from_bucket_name(stack, "Data", "shared-data")
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-1", availability_zones=["us-east-1a"], private_subnet_ids=["subnet-1"]
+    )
+    group = ec2.SecurityGroup.from_security_group_id(stack, "Group", "sg-1", mutable=False)
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    for i in range(count):
+        TrainingJob(
+            stack,
+            f"Job{i}",
+            image=TrainingImage.from_ecr_repository(repo),
+            role=role,
+            inputs=[Channel("train", S3Location.from_bucket(bucket, "train/"))],
+            output=S3Location.from_bucket(bucket, "models/"),
+            vpc=vpc,
+            security_groups=[group],
+            hyperparameters={"job": i},
+        )
+    return template(stack)
+
+
+def test_a_shared_configuration_job_costs_exactly_one_resource_and_no_policy_growth() -> None:
+    one, four = _shared_stack(1), _shared_stack(4)
+    assert len(four["Resources"]) - len(one["Resources"]) == 3
+    added = set(four["Resources"]) - set(one["Resources"])
+    assert {four["Resources"][k]["Type"] for k in added} == {"Custom::SageMakerTrainingJob"}
+    for tmpl in (one, four):
+        assert len(resources(tmpl, "AWS::IAM::Policy")) == 2  # the shared role's and the handler's
+    policies = [
+        {k: v["Properties"]["PolicyDocument"] for k, v in resources(t, "AWS::IAM::Policy").items()} for t in (one, four)
+    ]
+    assert policies[0] == policies[1], "neither the shared role's nor the handler's policy grows per job"
