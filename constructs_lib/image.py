@@ -6,13 +6,13 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-from aws_cdk import Stack
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .errors import TrainingJobValidationError
+from .policy import allow, partition
 
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
@@ -58,7 +58,7 @@ class _EcrImage(TrainingImage):
         self._tag_or_digest = tag_or_digest
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        self._repository.grant_pull(grantee)
+        grant_pull(grantee, self._repository.repository_arn)
         return self._repository.repository_uri_for_tag_or_digest(self._tag_or_digest)
 
 
@@ -80,7 +80,7 @@ class _AssetImage(TrainingImage):
             self._asset = ecr_assets.DockerImageAsset(
                 scope, "TrainingImage", directory=self._directory, **self._asset_props
             )
-        self._asset.repository.grant_pull(grantee)
+        grant_pull(grantee, self._asset.repository.repository_arn)
         return self._asset.image_uri
 
 
@@ -100,14 +100,17 @@ class _RegistryImage(TrainingImage):
                     ],
                 )
             return self._image_uri
-        partition = Stack.of(scope).partition
-        repo_arn = f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
-        principal = grantee.grant_principal
-        principal.add_to_principal_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-                resources=[repo_arn],
-            )
-        )
+        repo_arn = f"arn:{partition(scope)}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
+        grant_pull(grantee, repo_arn)
         return self._image_uri
+
+
+def grant_pull(grantee: iam.IGrantable, repository_arn: str) -> None:
+    """What ``IRepository.grant_pull`` grants, added once per principal."""
+    principal = grantee.grant_principal
+    allow(principal, ["ecr:GetAuthorizationToken"], ["*"])
+    allow(
+        principal,
+        ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+        [repository_arn],
+    )

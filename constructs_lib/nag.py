@@ -6,10 +6,13 @@ narrowest construct, with the reason it is the least privilege possible.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
+
+_acknowledged: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 def _nag_text(value: Any) -> str:
@@ -28,6 +31,10 @@ def _nag_text(value: Any) -> str:
 
 
 def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
-    """Acknowledges AwsSolutions-IAM5 for one wildcard ``resource`` on ``scope``."""
+    """Acknowledges AwsSolutions-IAM5 for one wildcard ``resource`` on ``scope`` (once)."""
+    seen = _acknowledged.setdefault(scope, set())
+    if resource in seen:
+        return
+    seen.add(resource)
     text = _nag_text(Stack.of(scope).resolve(resource))
     Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{text}]", reason=reason))

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 from .errors import TrainingJobValidationError
+from .policy import allow, arn
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
@@ -73,39 +73,31 @@ class S3Location:
     def bucket_arn(self, scope: IConstruct) -> str:
         if self.bucket is not None:
             return self.bucket.bucket_arn
-        return f"arn:{Stack.of(scope).partition}:s3:::{self.bucket_name}"
+        return arn(scope, "s3", self.bucket_name, regional=False)
 
     def objects_arn(self, scope: IConstruct) -> str:
         return f"{self.bucket_arn(scope)}/{self.key_prefix}*"
 
-    def _list_statement(self, scope: IConstruct) -> iam.PolicyStatement:
-        return iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[self.bucket_arn(scope)],
-            conditions={"StringLike": {"s3:prefix": [f"{self.key_prefix}*"]}},
-        )
-
     def grant_read(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """ListBucket on the prefix, GetObject below it, Decrypt on its key: nothing else."""
         principal = grantee.grant_principal
-        principal.add_to_principal_policy(self._list_statement(scope))
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.objects_arn(scope)])
+        allow(
+            principal,
+            ["s3:ListBucket"],
+            [self.bucket_arn(scope)],
+            conditions={"StringLike": {"s3:prefix": [f"{self.key_prefix}*"]}},
         )
+        allow(principal, ["s3:GetObject"], [self.objects_arn(scope)])
         if self.encryption_key is not None:
-            self.encryption_key.grant(grantee, "kms:Decrypt")
+            allow(principal, ["kms:Decrypt"], [self.encryption_key.key_arn])
 
     def grant_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """PutObject and AbortMultipartUpload below the prefix; on its key, Encrypt,
         GenerateDataKey and Decrypt (multipart uploads read their data keys back)."""
-        grantee.grant_principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[self.objects_arn(scope)],
-            )
-        )
+        principal = grantee.grant_principal
+        allow(principal, ["s3:PutObject", "s3:AbortMultipartUpload"], [self.objects_arn(scope)])
         if self.encryption_key is not None:
-            self.encryption_key.grant(grantee, "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
+            allow(principal, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [self.encryption_key.key_arn])
 
     def grant_read_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """Read and write (checkpoints): the union of ``grant_read`` and ``grant_write``."""

@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, ArnFormat, CfnWaitCondition, CustomResource, Duration, Size, Stack, Token
+from aws_cdk import Annotations, CfnWaitCondition, CustomResource, Duration, Size, Stack, Token
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -26,6 +26,7 @@ from .instance_types import has_local_nvme_storage
 from .nag import acknowledge_wildcard
 from .naming import is_valid_job_name, job_name_prefix
 from .overrides import access_points, apply_overrides
+from .policy import allow, arn
 from .provider import HANDLER_TIMEOUT, TrainingJobProvider
 from .s3_location import S3Location
 from .storage import TrainingStorage
@@ -528,13 +529,8 @@ class TrainingJob(Construct):
 
     def _create_role(self) -> iam.Role:
         stack = Stack.of(self)
-        source_arn = stack.format_arn(
-            service="sagemaker", resource="training-job", resource_name=f"{self.job_name_prefix}-*"
-        )
-        if self.fixed_training_job_name is not None:
-            source_arn = stack.format_arn(
-                service="sagemaker", resource="training-job", resource_name=self.fixed_training_job_name
-            )
+        job_names = self.fixed_training_job_name or f"{self.job_name_prefix}-*"
+        source_arn = arn(self, "sagemaker", f"training-job/{job_names}")
         role = iam.Role(
             self,
             "Role",
@@ -560,14 +556,8 @@ class TrainingJob(Construct):
         )
 
     def _grant_execution_permissions(self, checkpoint: S3Location | None, subnet_ids: Sequence[str]) -> None:
-        stack = Stack.of(self)
         principal = self.role
-        log_group_arn = stack.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name=LOG_GROUP,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
+        log_group_arn = arn(self, "logs", f"log-group:{LOG_GROUP}")
         # A role of its own can write only this job's log streams; a role the user brings may
         # serve many jobs, so it gets the stack's streams and its policy does not grow per job.
         if self.fixed_training_job_name is not None:
@@ -576,36 +566,33 @@ class TrainingJob(Construct):
             stream_name = f"{self.job_name_prefix}-"
         else:
             stream_name = f"{self._provider.name_prefix}-"
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="TrainingJobLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[log_group_arn, f"{log_group_arn}:log-stream:{stream_name}*"],
-            )
+        allow(
+            principal,
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            [log_group_arn, f"{log_group_arn}:log-stream:{stream_name}*"],
+            sid="TrainingJobLogs",
         )
-        principal.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="TrainingJobMetrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
-            )
+        allow(
+            principal,
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
+            sid="TrainingJobMetrics",
         )
         for location in self._input_locations():
             location.grant_read(self, principal)
         self.output.grant_write(self, principal)
         if self.output_kms_key is not None and self.output_kms_key is not self.output.encryption_key:
-            self.output_kms_key.grant(principal, "kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt")
+            allow(principal, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [self.output_kms_key.key_arn])
         if checkpoint is not None:
             checkpoint.grant_read_write(self, principal)
         if self.volume_kms_key is not None:
-            principal.add_to_principal_policy(
-                iam.PolicyStatement(
-                    sid="TrainingVolumeEncryption",
-                    actions=["kms:CreateGrant"],
-                    resources=[self.volume_kms_key.key_arn],
-                    conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                )
+            allow(
+                principal,
+                ["kms:CreateGrant"],
+                [self.volume_kms_key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                sid="TrainingVolumeEncryption",
             )
         if subnet_ids:
             self._grant_network_interfaces(subnet_ids)
@@ -617,44 +604,34 @@ class TrainingJob(Construct):
     def _grant_network_interfaces(self, subnet_ids: Sequence[str]) -> None:
         """The EC2 actions SageMaker uses to attach the job to the VPC, scoped to its
         subnets and security groups wherever EC2 supports resource-level permissions."""
-        stack = Stack.of(self)
-
-        def ec2_arn(resource: str, name: str) -> str:
-            return stack.format_arn(service="ec2", resource=resource, resource_name=name)
-
-        interfaces = ec2_arn("network-interface", "*")
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="CreateJobNetworkInterfaces",
-                actions=["ec2:CreateNetworkInterface"],
-                resources=[
-                    interfaces,
-                    *(ec2_arn("subnet", s) for s in subnet_ids),
-                    *(ec2_arn("security-group", g.security_group_id) for g in self.security_groups),
-                ],
-            )
+        interfaces = arn(self, "ec2", "network-interface/*")
+        subnets = [arn(self, "ec2", f"subnet/{s}") for s in subnet_ids]
+        groups = [arn(self, "ec2", f"security-group/{g.security_group_id}") for g in self.security_groups]
+        allow(
+            self.role,
+            ["ec2:CreateNetworkInterface"],
+            [interfaces, *subnets, *groups],
+            sid="CreateJobNetworkInterfaces",
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="ManageJobNetworkInterfaces",
-                actions=["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
-                resources=[interfaces],
-                conditions={"ArnEquals": {"ec2:Subnet": [ec2_arn("subnet", s) for s in subnet_ids]}},
-            )
+        allow(
+            self.role,
+            ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+            [interfaces],
+            conditions={"ArnEquals": {"ec2:Subnet": subnets}},
+            sid="ManageJobNetworkInterfaces",
         )
-        self.role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="DescribeJobNetwork",
-                actions=[
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeVpcs",
-                ],
-                resources=["*"],
-            )
+        allow(
+            self.role,
+            [
+                "ec2:DeleteNetworkInterfacePermission",
+                "ec2:DescribeDhcpOptions",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            ["*"],
+            sid="DescribeJobNetwork",
         )
         acknowledge_wildcard(
             self.role,

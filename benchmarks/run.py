@@ -1,0 +1,244 @@
+"""``make bench``: resources, template bytes, synth time and memory per training job, side by
+side with AwsCustomResource and the Step Functions task; plus the handler's own numbers.
+
+Every synthesis runs in a fresh worker process (``--worker``) so that peak memory is that
+run's own; runs of the variants are interleaved, and times are medians. Results are printed
+and written to ``benchmarks/RESULTS.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESOURCE_LIMIT = 500
+TEMPLATE_LIMIT = 1_000_000  # bytes of a template uploaded to S3
+INLINE_POLICY_LIMIT = 10_240  # characters of all inline policies of one role
+SIZES = (1, 10, 100)
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+
+
+# ----- one synthesis, in a worker process ---------------------------------------------------
+
+
+def _worker(variant: str, count: int) -> dict[str, Any]:
+    import aws_cdk as cdk
+
+    from benchmarks.variants import VARIANTS
+    from tools.intrinsics import resolve_intrinsics
+
+    with tempfile.TemporaryDirectory() as outdir:
+        started = time.perf_counter()
+        app = cdk.App(outdir=outdir)
+        stack = cdk.Stack(app, "Bench", env=cdk.Environment(account="111111111111", region="us-east-1"))
+        VARIANTS[variant](stack, count)
+        assembly = app.synth()
+        seconds = time.perf_counter() - started
+        artifact = assembly.get_stack_by_name("Bench")
+        template_bytes = (Path(outdir) / artifact.template_file).stat().st_size
+        template = artifact.template
+    per_role: dict[str, int] = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::IAM::Policy":
+            size = len(
+                json.dumps(
+                    resolve_intrinsics(resource["Properties"]["PolicyDocument"], template), separators=(",", ":")
+                )
+            )
+            for role in resource["Properties"].get("Roles", []):
+                key = json.dumps(role)
+                per_role[key] = per_role.get(key, 0) + size
+    return {
+        "resources": len(template["Resources"]),
+        "bytes": template_bytes,
+        "seconds": seconds,
+        "largest_role_policy": max(per_role.values(), default=0),
+    }
+
+
+def _run_worker(variant: str, count: int) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.run", "--worker", variant, str(count)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    if status != 0:
+        raise RuntimeError(f"worker {variant} x {count} failed ({status})")
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    result["peak_mib"] = usage.ru_maxrss / 1024  # the largest process of the worker's tree
+    return result
+
+
+# ----- the comparison ----------------------------------------------------------------------------
+
+
+def _measure(variants: list[str], counts: dict[str, list[int]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    rounds = max(len(c) for c in counts.values())
+    for index in range(rounds):
+        for _ in range(REPEATS):
+            for variant in variants:  # interleaved, so that drift hits every variant alike
+                if index < len(counts[variant]):
+                    count = counts[variant][index]
+                    runs.setdefault((variant, count), []).append(_run_worker(variant, count))
+                    print(f"  {variant} x {count}: {runs[(variant, count)][-1]}", file=sys.stderr)
+    return runs
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def _largest_n(small: dict[str, Any], large: dict[str, Any], n_small: int, n_large: int) -> int:
+    per_res = (large["resources"] - small["resources"]) / (n_large - n_small)
+    per_bytes = (large["bytes"] - small["bytes"]) / (n_large - n_small)
+    fixed_res = small["resources"] - per_res * n_small
+    fixed_bytes = small["bytes"] - per_bytes * n_small
+    return int(min((RESOURCE_LIMIT - fixed_res) // per_res, (TEMPLATE_LIMIT - fixed_bytes) // per_bytes))
+
+
+def compare() -> tuple[list[str], dict[str, int]]:
+    from benchmarks.variants import VARIANTS
+
+    variants = list(VARIANTS)
+    runs = _measure(variants, {v: list(SIZES) for v in variants})
+    largest = {
+        v: _largest_n(runs[(v, 1)][0], runs[(v, 100)][0], 1, 100)
+        if runs[(v, 100)][0]["resources"] <= RESOURCE_LIMIT
+        else _largest_n(runs[(v, 1)][0], runs[(v, 10)][0], 1, 10)
+        for v in variants
+    }
+    runs.update(_measure(variants, {v: [largest[v]] for v in variants}))
+    rows = [
+        "| variant | N | resources | per extra job | template KiB | bytes per extra job | synth s (median) "
+        "| peak MiB | largest role policy (of 10,240) | fits 500 / 1 MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for variant in variants:
+        base = runs[(variant, 1)][0]
+        for count in (*SIZES, largest[variant]):
+            sample = runs[(variant, count)]
+            first = sample[0]
+            extra = (first["resources"] - base["resources"]) / (count - 1) if count > 1 else 0
+            extra_bytes = (first["bytes"] - base["bytes"]) / (count - 1) if count > 1 else 0
+            fits = first["resources"] <= RESOURCE_LIMIT and first["bytes"] <= TEMPLATE_LIMIT
+            rows.append(
+                f"| {variant} | {count}{' (largest)' if count == largest[variant] else ''} | {first['resources']} "
+                f"| {extra:.2f} | {first['bytes'] / 1024:.0f} | {extra_bytes:.0f} | {_median(sample, 'seconds'):.2f} "
+                f"| {_median(sample, 'peak_mib'):.0f} | {first['largest_role_policy']} "
+                f"| {'yes' if fits else 'NO'} |"
+            )
+    return rows, largest
+
+
+# ----- the handler -------------------------------------------------------------------------------
+
+
+def _import_seconds(preload: str) -> float:
+    code = f"{preload}\nimport time\nt = time.perf_counter()\nimport index\nprint(time.perf_counter() - t)"
+    times = []
+    for _ in range(20):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT / "lambda" / "training_job",
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        times.append(float(out.stdout.strip()))
+    return statistics.median(times)
+
+
+def handler_rows() -> list[str]:
+    sys.path.insert(0, str(ROOT))
+    from tests.fake_sagemaker import FakeSageMaker
+    from tests.handler_support import Context, event, handler, props
+
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "handler.zip"
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for path in sorted((ROOT / "lambda" / "training_job").rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    zipped.write(path, path.relative_to(ROOT / "lambda" / "training_job"))
+        zipped_bytes = archive.stat().st_size
+    sm = FakeSageMaker()
+    created: list[bytes] = []
+    handler.handler(event("Create"), Context(), client=sm, put=lambda url, body: created.append(body))
+    create_calls = len(sm.calls)
+    name = json.loads(created[0])["PhysicalResourceId"]
+    sm.calls.clear()
+    handler.handler(
+        event("Delete", physical_id=name, properties=props()), Context(), client=sm, put=lambda url, body: None
+    )
+    delete_calls = len(sm.calls)
+    with_boto3 = _import_seconds("")
+    without_boto3 = _import_seconds("import boto3, botocore.session")
+    return [
+        "| handler metric | value |",
+        "| --- | --- |",
+        f"| cold import of the handler, boto3 included (median of 20 interpreters) | {with_boto3 * 1000:.0f} ms |",
+        f"| cold import of the handler, boto3 already imported (median of 20) | {without_boto3 * 1000:.1f} ms |",
+        f"| zipped code asset | {zipped_bytes} bytes |",
+        f"| SageMaker API calls per Create | {create_calls} |",
+        f"| SageMaker API calls per Delete of a running job | {delete_calls} |",
+    ]
+
+
+def _machine() -> str:
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}, "
+        f"Node {node}, {platform.platform()}"
+    )
+
+
+def main() -> None:
+    started = time.time()
+    rows, _ = compare()
+    handler = handler_rows()
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report = "\n".join(
+        [
+            "# Benchmark: training jobs per CloudFormation stack",
+            "",
+            f"Measured {stamp} on {_machine()} by `make bench` ({REPEATS} interleaved runs per point; "
+            f"{time.time() - started:.0f} s in all). Synth seconds: building the stack and `app.synth()` in a "
+            "warm worker (jsii start-up excluded). Peak memory: the worker's largest process (Python or the "
+            "jsii Node.js runtime). Role policy: characters of all inline policies of the role with the largest "
+            "ones, against IAM's 10,240.",
+            "",
+            *rows,
+            "",
+            *handler,
+            "",
+        ]
+    )
+    (ROOT / "benchmarks" / "RESULTS.md").write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        print(json.dumps(_worker(sys.argv[2], int(sys.argv[3]))))
+    else:
+        main()

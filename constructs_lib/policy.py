@@ -1,0 +1,60 @@
+"""Adding exact IAM statements to a principal, each once.
+
+Many jobs may share one role; a statement they all need is added (and its jsii objects
+built) only the first time, so a shared role's policy and the synth time stay flat.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+_added: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_arn_parts: weakref.WeakKeyDictionary[Stack, tuple[str, str, str]] = weakref.WeakKeyDictionary()
+
+
+def allow(
+    principal: iam.IPrincipal,
+    actions: Sequence[str],
+    resources: Sequence[str],
+    conditions: Mapping[str, Any] | None = None,
+    sid: str | None = None,
+) -> None:
+    """``principal.add_to_principal_policy`` for a statement not added to it before."""
+    key = json.dumps([sorted(actions), sorted(resources), conditions, sid], sort_keys=True)
+    seen = _added.setdefault(principal, set())
+    if key in seen:
+        return
+    seen.add(key)
+    principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=list(actions), resources=list(resources), conditions=conditions, sid=sid)
+    )
+
+
+def _parts(scope: IConstruct) -> tuple[str, str, str]:
+    stack = Stack.of(scope)
+    parts = _arn_parts.get(stack)
+    if parts is None:
+        parts = _arn_parts[stack] = (stack.partition, stack.region, stack.account)
+    return parts
+
+
+def partition(scope: IConstruct) -> str:
+    """The scope's partition (``aws``, or a token), cached per stack."""
+    return _parts(scope)[0]
+
+
+def arn(scope: IConstruct, service: str, resource: str, *, regional: bool = True) -> str:
+    """``arn:<partition>:<service>:<region>:<account>:<resource>`` in the scope's stack, built in
+    Python (``Stack.format_arn`` costs a jsii round trip per call). ``regional=False`` leaves
+    region and account empty (S3) or the region only (IAM)."""
+    partition, region, account = _parts(scope)
+    if regional:
+        return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+    return f"arn:{partition}:{service}::{account if service == 'iam' else ''}:{resource}"
