@@ -38,6 +38,8 @@ class Problems:
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._items)
 
-    def raise_if_any(self, construct_path: str) -> None:
+    def raise_if_any(self, where: str | Any) -> None:
+        """Raises for the problems found so far; ``where`` is a construct path or a construct."""
         if self._items:
-            raise TrainingJobValidationError(construct_path, self._items)
+            path = where if isinstance(where, str) else where.node.path
+            raise TrainingJobValidationError(path, self._items)

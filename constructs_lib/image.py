@@ -12,6 +12,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from .errors import TrainingJobValidationError
+from .memo import per_object
 from .policy import allow, partition
 
 _ECR_URI = re.compile(
@@ -58,7 +59,8 @@ class _EcrImage(TrainingImage):
         self._tag_or_digest = tag_or_digest
 
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        grant_pull(grantee, self._repository.repository_arn)
+        repository = self._repository
+        grant_pull(grantee, per_object(repository, "arn", lambda: repository.repository_arn))
         return self._repository.repository_uri_for_tag_or_digest(self._tag_or_digest)
 
 

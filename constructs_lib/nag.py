@@ -6,13 +6,12 @@ narrowest construct, with the reason it is the least privilege possible.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
-_acknowledged: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+from .memo import per_object
 
 
 def _nag_text(value: Any) -> str:
@@ -32,7 +31,7 @@ def _nag_text(value: Any) -> str:
 
 def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
     """Acknowledges AwsSolutions-IAM5 for one wildcard ``resource`` on ``scope`` (once)."""
-    seen = _acknowledged.setdefault(scope, set())
+    seen: set[str] = per_object(scope, "acknowledged", set)
     if resource in seen:
         return
     seen.add(resource)

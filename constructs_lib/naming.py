@@ -14,6 +14,8 @@ import re
 
 from aws_cdk import Stack, Token
 
+from .memo import per_object
+
 JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 STACK_PREFIX_MAX = 24
 
@@ -24,6 +26,10 @@ def _digest(text: str, length: int) -> str:
 
 def stack_prefix(stack: Stack) -> str:
     """Lowercase prefix shared by every generated job name in ``stack``."""
+    return per_object(stack, "job name prefix", lambda: _stack_prefix(stack))
+
+
+def _stack_prefix(stack: Stack) -> str:
     name = stack.stack_name if not Token.is_unresolved(stack.stack_name) else stack.node.path
     readable = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[: STACK_PREFIX_MAX - 5]
     readable = readable.rstrip("-") or "stack"

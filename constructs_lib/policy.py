@@ -7,7 +7,6 @@ built) only the first time, so a shared role's policy and the synth time stay fl
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,8 +14,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-_added: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-_arn_parts: weakref.WeakKeyDictionary[Stack, tuple[str, str, str]] = weakref.WeakKeyDictionary()
+from .memo import per_object
 
 
 def allow(
@@ -28,7 +26,7 @@ def allow(
 ) -> None:
     """``principal.add_to_principal_policy`` for a statement not added to it before."""
     key = json.dumps([sorted(actions), sorted(resources), conditions, sid], sort_keys=True)
-    seen = _added.setdefault(principal, set())
+    seen: set[str] = per_object(principal, "statements", set)
     if key in seen:
         return
     seen.add(key)
@@ -38,11 +36,8 @@ def allow(
 
 
 def _parts(scope: IConstruct) -> tuple[str, str, str]:
-    stack = Stack.of(scope)
-    parts = _arn_parts.get(stack)
-    if parts is None:
-        parts = _arn_parts[stack] = (stack.partition, stack.region, stack.account)
-    return parts
+    stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+    return per_object(stack, "arn parts", lambda: (stack.partition, stack.region, stack.account))
 
 
 def partition(scope: IConstruct) -> str:

@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from .memo import per_object
 from .nag import acknowledge_wildcard
 from .naming import stack_prefix
 from .stack_singleton import of_stack
@@ -132,7 +133,7 @@ class TrainingJobProvider(Construct):
 
     @property
     def service_token(self) -> str:
-        return self.function.function_arn
+        return per_object(self, "service token", lambda: self.function.function_arn)
 
     def allow_job_name(self, name: str) -> None:
         """Extends the SageMaker statement to one user-fixed job name."""
@@ -144,7 +145,7 @@ class TrainingJobProvider(Construct):
 
     def allow_pass_role(self, role: iam.IRole) -> None:
         """Lets the handler pass a user-supplied role (one ARN, however many jobs use it)."""
-        arn = role.role_arn
+        arn = per_object(role, "arn", lambda: role.role_arn)
         if arn not in self._passed_role_arns:
             self._passed_role_arns.append(arn)
             self._pass_role_statement.add_resources(arn)

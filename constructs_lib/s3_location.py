@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 from .errors import TrainingJobValidationError
+from .memo import per_object
 from .policy import allow, arn
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
@@ -38,10 +39,10 @@ class S3Location:
         ``encryption_key`` defaults to the bucket's own ``encryption_key``.
         """
         return cls(
-            bucket_name=bucket.bucket_name,
+            bucket_name=per_object(bucket, "name", lambda: bucket.bucket_name),
             key_prefix=key_prefix.lstrip("/"),
             bucket=bucket,
-            encryption_key=encryption_key or bucket.encryption_key,
+            encryption_key=encryption_key or per_object(bucket, "key", lambda: bucket.encryption_key),
         )
 
     @classmethod
@@ -71,8 +72,9 @@ class S3Location:
         )
 
     def bucket_arn(self, scope: IConstruct) -> str:
-        if self.bucket is not None:
-            return self.bucket.bucket_arn
+        bucket = self.bucket
+        if bucket is not None:
+            return per_object(bucket, "arn", lambda: bucket.bucket_arn)
         return arn(scope, "s3", self.bucket_name, regional=False)
 
     def objects_arn(self, scope: IConstruct) -> str:

@@ -15,7 +15,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from .channel import Channel, FileSystemLocation, InputMode
 from .cli_input import load_document, props_from_cli_input
@@ -23,6 +23,7 @@ from .completion import MAX_WAIT, STARTUP_MARGIN, CompletionGate, job_state_patt
 from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
+from .memo import per_object
 from .nag import acknowledge_wildcard
 from .naming import is_valid_job_name, job_name_prefix
 from .overrides import access_points, apply_overrides
@@ -186,15 +187,15 @@ class TrainingJob(Construct):
             not wait; the job trains after ``cdk deploy`` returns.
         """
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
-        self._provider = TrainingJobProvider.of(self)
+        self._stack = stack = Stack.of(self)
+        self._provider = TrainingJobProvider.of(stack)
         self.job_name_prefix = job_name_prefix(stack, self.node.path)
         self.fixed_training_job_name = training_job_name
         self.inputs = list(inputs)
         self.instance_type = instance_type
         self.instance_count = instance_count
         self.removal_behavior = removal_behavior
-        self.max_runtime = max_runtime or Duration.days(1)
+        self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else 86400
 
         problems = Problems()
         self._check_props(
@@ -204,7 +205,6 @@ class TrainingJob(Construct):
             hyperparameters=hyperparameters or {},
             volume_size=volume_size,
             volume_kms_key=volume_kms_key,
-            max_runtime=max_runtime,
             enable_managed_spot_training=enable_managed_spot_training,
             max_wait=max_wait,
             tags=tags or {},
@@ -214,7 +214,7 @@ class TrainingJob(Construct):
             security_groups=security_groups,
         )
         self._check_wait(problems, wait_for_completion, enable_managed_spot_training, max_wait)
-        problems.raise_if_any(self.node.path)
+        problems.raise_if_any(self)
 
         self._role_is_own = role is None
         self.role = role or self._create_role()
@@ -224,28 +224,15 @@ class TrainingJob(Construct):
             self._provider.allow_job_name(training_job_name)
 
         if output is None:
-            output = S3Location.from_bucket(TrainingStorage.of(self).output_bucket, f"{self.job_name_prefix}/")
+            output = S3Location.from_bucket(TrainingStorage.of(stack).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
         if volume_kms_key is None and encrypt_volume and not has_local_nvme_storage(instance_type):
             volume_kms_key = self.output_kms_key
         self.volume_kms_key = volume_kms_key
 
-        self.security_groups: list[ec2.ISecurityGroup] = []
-        subnet_ids: list[str] = []
-        if vpc is not None:
-            self.security_groups = list(security_groups or [self._create_security_group(vpc)])
-            subnet_ids = _select_subnets(vpc, vpc_subnets)
-        elif vpc_subnets is not None and vpc_subnets.subnets:
-            self.security_groups = list(security_groups or [])
-            subnet_ids = [subnet.subnet_id for subnet in vpc_subnets.subnets]
-        if subnet_ids and instance_count > 1:
-            for group in self.security_groups:
-                group.connections.allow_internally(
-                    ec2.Port.all_traffic(), "Traffic between the instances of a training job"
-                )
-        self._connections = ec2.Connections(security_groups=self.security_groups)
-
+        subnet_ids = self._attach_network(vpc, vpc_subnets, security_groups)
+        self._connections: ec2.Connections | None = None
         self._grant_execution_permissions(checkpoint, subnet_ids)
         image_uri = image.bind(self, self.role) if image is not None else None
 
@@ -258,10 +245,9 @@ class TrainingJob(Construct):
             hyperparameters=hyperparameters or {},
             environment=environment or {},
             output_compression=output_compression,
-            volume_size=volume_size or Size.gibibytes(30),
+            volume_gib=int(volume_size.to_gibibytes()) if volume_size is not None else 30,
             keep_alive_period=keep_alive_period,
             subnet_ids=subnet_ids,
-            max_runtime=max_runtime or Duration.days(1),
             enable_managed_spot_training=enable_managed_spot_training,
             max_wait=max_wait,
             checkpoint=checkpoint,
@@ -280,7 +266,7 @@ class TrainingJob(Construct):
                 )
         checked = {"TrainingJobName": training_job_name or f"{self.job_name_prefix}-00000000"}
         problems.extend(model_problems({**checked, **self.request}))
-        problems.raise_if_any(self.node.path)
+        problems.raise_if_any(self)
 
         properties: dict[str, Any] = {
             "SchemaVersion": SCHEMA_VERSION,
@@ -310,14 +296,16 @@ class TrainingJob(Construct):
             properties=properties,
             # The handler always answers well within its own timeout; do not let a lost
             # answer hang the stack for CloudFormation's default hour.
-            service_timeout=HANDLER_TIMEOUT.plus(Duration.minutes(5)),
+            service_timeout=_service_timeout(),
         )
         # The job must not start before its role's policies and its security group rules
         # exist (the role and groups themselves are already referenced by the request).
-        for parent in [self.role, *self.security_groups]:
-            for child in parent.node.children:
-                if child.node.id != "Resource":
-                    self.resource.node.add_dependency(child)
+        role = self.role
+        dependables = per_object(role, "policies", lambda: _children_but_resource(role))
+        if subnet_ids and instance_count > 1:
+            dependables = dependables + [c for g in self.security_groups for c in _children_but_resource(g)]
+        if dependables:
+            self.resource.node.add_dependency(*dependables)
         self._completion: CfnWaitCondition | None = None
         if self._gate is not None:
             # The rule and its invoke permission (a child of the rule) exist before the job.
@@ -411,6 +399,8 @@ class TrainingJob(Construct):
     @property
     def connections(self) -> ec2.Connections:
         """The job's security groups (empty without a VPC)."""
+        if self._connections is None:
+            self._connections = ec2.Connections(security_groups=self.security_groups)
         return self._connections
 
     def request_json(self) -> str:
@@ -430,7 +420,6 @@ class TrainingJob(Construct):
         hyperparameters: Mapping[str, Any],
         volume_size: Size | None,
         volume_kms_key: kms.IKey | None,
-        max_runtime: Duration | None,
         enable_managed_spot_training: bool,
         max_wait: Duration | None,
         tags: Mapping[str, str],
@@ -462,7 +451,7 @@ class TrainingJob(Construct):
                 "hardware and for which it rejects a volume KMS key; remove volume_kms_key",
             )
         if enable_managed_spot_training:
-            runtime = (max_runtime or Duration.days(1)).to_seconds()
+            runtime = self.max_runtime_seconds
             if max_wait is None:
                 problems.add("max_wait", None, "required with enable_managed_spot_training")
             elif max_wait.to_seconds() < runtime:
@@ -512,7 +501,7 @@ class TrainingJob(Construct):
         if wait is None:
             return
         seconds = wait.to_seconds()
-        longest = (max_wait if spot and max_wait is not None else self.max_runtime).to_seconds()
+        longest = max_wait.to_seconds() if spot and max_wait is not None else self.max_runtime_seconds
         needed = longest + STARTUP_MARGIN.to_seconds()
         if seconds > MAX_WAIT.to_seconds():
             problems.add(
@@ -530,7 +519,7 @@ class TrainingJob(Construct):
     def _create_role(self) -> iam.Role:
         stack = Stack.of(self)
         job_names = self.fixed_training_job_name or f"{self.job_name_prefix}-*"
-        source_arn = arn(self, "sagemaker", f"training-job/{job_names}")
+        source_arn = arn(self._stack, "sagemaker", f"training-job/{job_names}")
         role = iam.Role(
             self,
             "Role",
@@ -546,6 +535,30 @@ class TrainingJob(Construct):
         )
         return role
 
+    def _attach_network(
+        self,
+        vpc: ec2.IVpc | None,
+        vpc_subnets: ec2.SubnetSelection | None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None,
+    ) -> list[str]:
+        """Sets ``security_groups`` (creating one when needed) and returns the subnet ids;
+        a multi-instance job's groups admit themselves (distributed training)."""
+        self.security_groups: list[ec2.ISecurityGroup] = []
+        subnet_ids: list[str] = []
+        if vpc is not None:
+            self.security_groups = list(security_groups or [self._create_security_group(vpc)])
+            subnet_ids = _select_subnets(vpc, vpc_subnets)
+        elif vpc_subnets is not None and vpc_subnets.subnets:
+            self.security_groups = list(security_groups or [])
+            subnet_ids = [subnet.subnet_id for subnet in vpc_subnets.subnets]
+        if subnet_ids and self.instance_count > 1:
+            for group in self.security_groups:
+                group.connections.allow_internally(
+                    ec2.Port.all_traffic(), "Traffic between the instances of a training job"
+                )
+        self._security_group_ids = [_group_id(group) for group in self.security_groups]
+        return subnet_ids
+
     def _create_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
         return ec2.SecurityGroup(
             self,
@@ -557,7 +570,7 @@ class TrainingJob(Construct):
 
     def _grant_execution_permissions(self, checkpoint: S3Location | None, subnet_ids: Sequence[str]) -> None:
         principal = self.role
-        log_group_arn = arn(self, "logs", f"log-group:{LOG_GROUP}")
+        log_group_arn = arn(self._stack, "logs", f"log-group:{LOG_GROUP}")
         # A role of its own can write only this job's log streams; a role the user brings may
         # serve many jobs, so it gets the stack's streams and its policy does not grow per job.
         if self.fixed_training_job_name is not None:
@@ -580,12 +593,12 @@ class TrainingJob(Construct):
             sid="TrainingJobMetrics",
         )
         for location in self._input_locations():
-            location.grant_read(self, principal)
-        self.output.grant_write(self, principal)
+            location.grant_read(self._stack, principal)
+        self.output.grant_write(self._stack, principal)
         if self.output_kms_key is not None and self.output_kms_key is not self.output.encryption_key:
             allow(principal, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [self.output_kms_key.key_arn])
         if checkpoint is not None:
-            checkpoint.grant_read_write(self, principal)
+            checkpoint.grant_read_write(self._stack, principal)
         if self.volume_kms_key is not None:
             allow(
                 principal,
@@ -604,9 +617,9 @@ class TrainingJob(Construct):
     def _grant_network_interfaces(self, subnet_ids: Sequence[str]) -> None:
         """The EC2 actions SageMaker uses to attach the job to the VPC, scoped to its
         subnets and security groups wherever EC2 supports resource-level permissions."""
-        interfaces = arn(self, "ec2", "network-interface/*")
-        subnets = [arn(self, "ec2", f"subnet/{s}") for s in subnet_ids]
-        groups = [arn(self, "ec2", f"security-group/{g.security_group_id}") for g in self.security_groups]
+        interfaces = arn(self._stack, "ec2", "network-interface/*")
+        subnets = [arn(self._stack, "ec2", f"subnet/{s}") for s in subnet_ids]
+        groups = [arn(self._stack, "ec2", f"security-group/{group_id}") for group_id in self._security_group_ids]
         allow(
             self.role,
             ["ec2:CreateNetworkInterface"],
@@ -659,7 +672,7 @@ class TrainingJob(Construct):
         for location in locations:
             acknowledge_wildcard(
                 self.role,
-                location.objects_arn(self),
+                location.objects_arn(self._stack),
                 "Objects below a prefix this job is configured to read or write; SageMaker "
                 "chooses the object names at run time.",
             )
@@ -675,10 +688,9 @@ class TrainingJob(Construct):
         hyperparameters: Mapping[str, HyperParameterValue],
         environment: Mapping[str, str],
         output_compression: OutputCompressionType | None,
-        volume_size: Size,
+        volume_gib: int,
         keep_alive_period: Duration | None,
         subnet_ids: Sequence[str],
-        max_runtime: Duration,
         enable_managed_spot_training: bool,
         max_wait: Duration | None,
         checkpoint: S3Location | None,
@@ -709,14 +721,14 @@ class TrainingJob(Construct):
         resource_config: dict[str, Any] = {
             "InstanceType": self.instance_type,
             "InstanceCount": self.instance_count,
-            "VolumeSizeInGB": int(volume_size.to_gibibytes()),
+            "VolumeSizeInGB": volume_gib,
         }
         if self.volume_kms_key is not None:
             resource_config["VolumeKmsKeyId"] = self.volume_kms_key.key_arn
         if keep_alive_period is not None:
             resource_config["KeepAlivePeriodInSeconds"] = int(keep_alive_period.to_seconds())
 
-        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": int(max_runtime.to_seconds())}
+        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": self.max_runtime_seconds}
         if max_wait is not None:
             stopping["MaxWaitTimeInSeconds"] = int(max_wait.to_seconds())
 
@@ -735,7 +747,7 @@ class TrainingJob(Construct):
             request["InputDataConfig"] = [channel.render() for channel in self.inputs]
         if self.security_groups:
             request["VpcConfig"] = {
-                "SecurityGroupIds": [g.security_group_id for g in self.security_groups],
+                "SecurityGroupIds": list(self._security_group_ids),
                 "Subnets": list(subnet_ids),
             }
         if enable_managed_spot_training:
@@ -768,10 +780,23 @@ def _gate_id(request: Mapping[str, Any], name_prefix: str, fixed_name: str | Non
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def _service_timeout() -> Duration:
+    return per_object(HANDLER_TIMEOUT, "service timeout", lambda: HANDLER_TIMEOUT.plus(Duration.minutes(5)))
+
+
+def _group_id(group: ec2.ISecurityGroup) -> str:
+    return per_object(group, "id", lambda: group.security_group_id)
+
+
+def _children_but_resource(parent: IConstruct) -> list[IConstruct]:
+    """A role's policies or a security group's rules: its children other than itself."""
+    return [child for child in parent.node.children if child.node.id != "Resource"]
+
+
 def _select_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> list[str]:
     """The selected subnets; by default the VPC's private ones (with egress, else isolated)."""
     if selection is None:
-        return list(vpc.select_subnets().subnet_ids)
+        return per_object(vpc, "default subnets", lambda: list(vpc.select_subnets().subnet_ids))
     return list(
         vpc.select_subnets(
             availability_zones=selection.availability_zones,

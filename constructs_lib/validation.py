@@ -103,8 +103,21 @@ def _describe_enum(values: list[str]) -> str:
     return f"one of {shown}{more}"
 
 
+_TOKEN = re.compile(r"[$#]\{Token\[")
+
+
+def is_token(value: Any) -> bool:
+    """Whether ``value`` is or contains a CDK token; strings are recognised in Python (no jsii
+    round trip), numbers (encoded as huge negative doubles) by CDK."""
+    if isinstance(value, str):
+        return _TOKEN.search(value) is not None
+    if isinstance(value, float) and value < -1e288:
+        return bool(Token.is_unresolved(value))
+    return False
+
+
 def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
-    if isinstance(value, str) and Token.is_unresolved(value):
+    if is_token(value):
         return
     meta = shape.metadata
     where = prop_name(path)
