@@ -13,7 +13,7 @@ from constructs import Construct
 
 from .errors import TrainingJobValidationError
 from .memo import per_object
-from .policy import allow, partition
+from .policy import allow, partition, principal_of
 
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
@@ -61,7 +61,11 @@ class _EcrImage(TrainingImage):
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         repository = self._repository
         grant_pull(grantee, per_object(repository, "arn", lambda: repository.repository_arn))
-        return self._repository.repository_uri_for_tag_or_digest(self._tag_or_digest)
+        return per_object(
+            repository,
+            f"uri {self._tag_or_digest}",
+            lambda: repository.repository_uri_for_tag_or_digest(self._tag_or_digest),
+        )
 
 
 class _AssetImage(TrainingImage):
@@ -109,7 +113,7 @@ class _RegistryImage(TrainingImage):
 
 def grant_pull(grantee: iam.IGrantable, repository_arn: str) -> None:
     """What ``IRepository.grant_pull`` grants, added once per principal."""
-    principal = grantee.grant_principal
+    principal = principal_of(grantee)
     allow(principal, ["ecr:GetAuthorizationToken"], ["*"])
     allow(
         principal,

@@ -17,6 +17,11 @@ from constructs import IConstruct
 from .memo import per_object
 
 
+def principal_of(grantee: iam.IGrantable) -> iam.IPrincipal:
+    """``grantee.grant_principal``, read once per grantee."""
+    return per_object(grantee, "principal", lambda: grantee.grant_principal)
+
+
 def allow(
     principal: iam.IPrincipal,
     actions: Sequence[str],

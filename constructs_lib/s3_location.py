@@ -12,7 +12,7 @@ from constructs import IConstruct
 
 from .errors import TrainingJobValidationError
 from .memo import per_object
-from .policy import allow, arn
+from .policy import allow, arn, principal_of
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
@@ -82,7 +82,7 @@ class S3Location:
 
     def grant_read(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """ListBucket on the prefix, GetObject below it, Decrypt on its key: nothing else."""
-        principal = grantee.grant_principal
+        principal = principal_of(grantee)
         allow(
             principal,
             ["s3:ListBucket"],
@@ -96,7 +96,7 @@ class S3Location:
     def grant_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """PutObject and AbortMultipartUpload below the prefix; on its key, Encrypt,
         GenerateDataKey and Decrypt (multipart uploads read their data keys back)."""
-        principal = grantee.grant_principal
+        principal = principal_of(grantee)
         allow(principal, ["s3:PutObject", "s3:AbortMultipartUpload"], [self.objects_arn(scope)])
         if self.encryption_key is not None:
             allow(principal, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [self.encryption_key.key_arn])

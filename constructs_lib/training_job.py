@@ -189,7 +189,9 @@ class TrainingJob(Construct):
         super().__init__(scope, construct_id)
         self._stack = stack = Stack.of(self)
         self._provider = TrainingJobProvider.of(stack)
-        self.job_name_prefix = job_name_prefix(stack, self.node.path)
+        self.job_name_prefix = job_name_prefix(
+            stack, f"{per_object(scope, 'path', lambda: scope.node.path)}/{construct_id}"
+        )
         self.fixed_training_job_name = training_job_name
         self.inputs = list(inputs)
         self.instance_type = instance_type
@@ -734,7 +736,7 @@ class TrainingJob(Construct):
 
         request: dict[str, Any] = {
             "AlgorithmSpecification": algorithm,
-            "RoleArn": self.role.role_arn,
+            "RoleArn": per_object(self.role, "arn", lambda: self.role.role_arn),
             "OutputDataConfig": output_config,
             "ResourceConfig": resource_config,
             "StoppingCondition": stopping,
