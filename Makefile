@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: install synth test lint clean
+.PHONY: install synth test lint bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -39,6 +39,10 @@ lint: install
 ## test: lint, then the whole test suite (xdist on both cores)
 test: lint
 	$(VENV)/bin/pytest -n 2
+
+## bench: resources, template bytes and synth time per job vs. the alternatives (benchmarks/RESULTS.md)
+bench: install
+	$(PYTHON) -m benchmarks.run
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
