@@ -34,7 +34,7 @@ synth: install
 ## lint: ruff and mypy
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy constructs_lib lambda/training_job app.py tools tests
+	$(VENV)/bin/mypy constructs_lib lambda/training_job app.py tools tests benchmarks
 
 ## test: lint, then the whole test suite (xdist on both cores)
 test: lint

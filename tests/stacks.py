@@ -26,7 +26,7 @@ from constructs_lib import (
     TrainingImage,
     TrainingJob,
 )
-from tools.intrinsics import resolve_intrinsics  # re-exported for the tests
+from tools.intrinsics import resolve_intrinsics
 
 ENV = cdk.Environment(account="111111111111", region="us-east-1")
 

@@ -16,7 +16,8 @@ from cdk_nag import AwsSolutionsChecks
 from constructs_lib import TrainingJob, TrainingJobValidationError
 from constructs_lib.cli_input import parse_shorthand_map, parse_shorthand_tags
 from constructs_lib.overrides import parse_path
-from tests.stacks import grants, resolve_intrinsics, resources, statements
+from tests.stacks import grants, resources, statements
+from tools.intrinsics import resolve_intrinsics
 
 CORPUS = Path(__file__).parent / "cli_input"
 DOCUMENTS = sorted(p.name for p in CORPUS.glob("*.json"))

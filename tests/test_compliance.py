@@ -11,7 +11,8 @@ from cdk_nag import AwsSolutionsChecks
 from cfnlint.api import lint
 from parliament import analyze_policy_string
 
-from tests.stacks import CONFIGURATIONS, resolve_intrinsics, resources, stack_of, template_of
+from tests.stacks import CONFIGURATIONS, resources, stack_of, template_of
+from tools.intrinsics import resolve_intrinsics
 
 NAMES = sorted(CONFIGURATIONS)
 

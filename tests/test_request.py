@@ -8,7 +8,8 @@ import pytest
 
 from constructs_lib import hyperparameter_string
 from tests.conftest import load_handler
-from tests.stacks import only, resolve_intrinsics, template_of
+from tests.stacks import only, template_of
+from tools.intrinsics import resolve_intrinsics
 from tools.summary import request_of
 
 
