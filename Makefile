@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: install synth test lint bench clean
+.PHONY: install synth local test lint bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -31,6 +31,10 @@ synth: install
 	cdk synth --quiet
 	$(PYTHON) -m tools.summary cdk.out
 
+## local: cdk bootstrap/deploy/destroy of the example app against moto on loopback (no AWS account)
+local: install
+	env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_ENDPOINT_URL $(PYTHON) -m tools.local_aws demo
+
 ## lint: ruff and mypy
 lint: install
 	$(VENV)/bin/ruff check .
@@ -38,7 +42,7 @@ lint: install
 
 ## test: lint, then the whole test suite (xdist on both cores)
 test: lint
-	$(VENV)/bin/pytest -n 2
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 ## bench: resources, template bytes and synth time per job vs. the alternatives (benchmarks/RESULTS.md)
 bench: install

@@ -161,7 +161,7 @@ def serve(port: int) -> None:
         stack._parse_template()
         stack.output_map = stack._create_output_map()
 
-    ChangeSet.apply = apply_with_outputs  # type: ignore[method-assign]
+    ChangeSet.apply = apply_with_outputs  # type: ignore[method-assign,assignment]
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     print(f"local AWS listening on {endpoint}", flush=True)
@@ -224,7 +224,7 @@ class LocalAws:
     def client(self, service: str) -> Any:
         import boto3
 
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]
             service,
             endpoint_url=self.endpoint,
             region_name=REGION,
@@ -232,18 +232,16 @@ class LocalAws:
             aws_secret_access_key="testing",
         )
 
-    def cdk(self, *args: str, app: str | None = None) -> str:
+    def cdk(self, *args: str, app: str | None = None, context: dict[str, str] | None = None) -> str:
         """Runs the project's CDK CLI (node_modules) against the emulator."""
         command = [
             str(ROOT / "node_modules" / ".bin" / "cdk"),
             *args,
-            "-c",
-            f"account={ACCOUNT}",
-            "-c",
-            f"region={REGION}",
             "--output",
             str(Path(self.outdir.name) / "cdk.out"),
         ]
+        for key, value in {"account": ACCOUNT, "region": REGION, **(context or {})}.items():
+            command += ["-c", f"{key}={value}"]
         if app is not None:
             command += ["--app", app]
         env = {**self.env, "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -255,23 +253,23 @@ class LocalAws:
     def bootstrap(self) -> None:
         self.cdk("bootstrap", f"aws://{ACCOUNT}/{REGION}")
 
-    def deploy(self, stack: str, app: str | None = None) -> dict[str, str]:
+    def deploy(self, stack: str, app: str | None = None, context: dict[str, str] | None = None) -> dict[str, str]:
         """``cdk deploy``, then the stack's outputs once its custom resources answered
         (moto marks a stack complete before they do)."""
-        self.cdk("deploy", stack, "--require-approval", "never", app=app)
+        self.cdk("deploy", stack, "--require-approval", "never", app=app, context=context)
         cloudformation = self.client("cloudformation")
         deadline = time.monotonic() + 120
         while True:
             outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs") or []
             values = {o["OutputKey"]: o.get("OutputValue") for o in outputs}
             if values and all(values.values()):
-                return values  # type: ignore[return-value]
+                return values
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{stack}: outputs never arrived: {values}")
             time.sleep(0.5)
 
-    def destroy(self, stack: str, app: str | None = None) -> None:
-        self.cdk("destroy", stack, "--force", app=app)
+    def destroy(self, stack: str, app: str | None = None, context: dict[str, str] | None = None) -> None:
+        self.cdk("destroy", stack, "--force", app=app, context=context)
 
 
 def demo() -> None:

@@ -1,0 +1,114 @@
+"""End to end: the real CDK CLI bootstraps, deploys and destroys against moto on loopback, and
+the training jobs arrive wired to the stack's role, buckets, keys, subnets and security group.
+
+Run alone with ``pytest -m e2e``. moto answers a custom resource's Create only: Update and
+Delete of ``Custom::SageMakerTrainingJob`` are covered by the handler's own tests.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tools.local_aws import ACCOUNT, REGION, LocalAws
+
+pytestmark = pytest.mark.e2e
+VPC_APP = f"{sys.executable} tests/e2e_app.py"
+Resources = dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[LocalAws]:
+    with LocalAws() as local:
+        local.bootstrap()
+        yield local
+
+
+def _physical(resources: Resources, kind: str, contains: str = "") -> list[str]:
+    return [r["PhysicalResourceId"] for k, r in resources.items() if r["ResourceType"] == kind and contains in k]
+
+
+def _deployed_job(
+    aws: LocalAws, stack: str, app: str | None = None, context: dict[str, str] | None = None
+) -> tuple[dict[str, Any], Resources]:
+    outputs = aws.deploy(stack, app=app, context=context)
+    cloudformation = aws.client("cloudformation")
+    assert cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    summaries = cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
+    resources = {s["LogicalResourceId"]: s for s in summaries}
+    assert len([r for r in resources.values() if r["ResourceType"] == "Custom::SageMakerTrainingJob"]) == 1
+    # moto keeps its own physical id for custom resources; the job's name comes from the outputs.
+    sagemaker = aws.client("sagemaker")
+    name = outputs["TrainingJobName"]
+    jobs = sagemaker.list_training_jobs(NameContains=name.rsplit("-", 1)[0])["TrainingJobSummaries"]
+    assert [j["TrainingJobName"] for j in jobs] == [name], "exactly one job per TrainingJob"
+    job: dict[str, Any] = sagemaker.describe_training_job(TrainingJobName=name)
+    output_path = job["OutputDataConfig"]["S3OutputPath"].rstrip("/")
+    assert outputs == {
+        "TrainingJobName": name,
+        "TrainingJobArn": job["TrainingJobArn"],
+        "ModelArtifacts": f"{output_path}/{name}/output/model.tar.gz",
+    }
+    return job, resources
+
+
+def _assert_stack_wiring(aws: LocalAws, job: dict[str, Any], resources: Resources, role: str) -> None:
+    (role_name,) = _physical(resources, "AWS::IAM::Role", role)
+    assert job["RoleArn"] == aws.client("iam").get_role(RoleName=role_name)["Role"]["Arn"]
+    (output_bucket,) = _physical(resources, "AWS::S3::Bucket", "Output")
+    assert job["OutputDataConfig"]["S3OutputPath"].startswith(f"s3://{output_bucket}/")
+    (key_id,) = _physical(resources, "AWS::KMS::Key")
+    key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}"
+    assert job["OutputDataConfig"]["KmsKeyId"] == key_arn
+    assert job["ResourceConfig"]["VolumeKmsKeyId"] == key_arn
+
+
+def _assert_retained_after_destroy(
+    aws: LocalAws, stack: str, resources: Resources, app: str | None = None, context: dict[str, str] | None = None
+) -> None:
+    buckets = _physical(resources, "AWS::S3::Bucket")
+    (key_id,) = _physical(resources, "AWS::KMS::Key")
+    aws.destroy(stack, app=app, context=context)
+    statuses = {s["StackName"]: s["StackStatus"] for s in aws.client("cloudformation").list_stacks()["StackSummaries"]}
+    assert statuses[stack] == "DELETE_COMPLETE"
+    remaining = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    assert set(buckets) <= remaining, "data buckets are retained"
+    assert key_id in {k["KeyId"] for k in aws.client("kms").list_keys()["Keys"]}, "the key is retained"
+
+
+def test_example_app_deploys_wired_and_destroys_keeping_data(aws: LocalAws) -> None:
+    job, resources = _deployed_job(aws, "TrainingExample")
+    _assert_stack_wiring(aws, job, resources, "TrainRole")
+    assert "VpcConfig" not in job
+    assert job["AlgorithmSpecification"]["TrainingImage"] == f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/my-training:1.0"
+    assert job["HyperParameters"] == {"epochs": "10", "learning_rate": "0.01", "early_stopping": "true"}
+    _assert_retained_after_destroy(aws, "TrainingExample", resources)
+
+
+def _existing_network(aws: LocalAws) -> dict[str, str]:
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    zones = [f"{REGION}a", f"{REGION}b"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for i, zone in enumerate(zones)
+    ]
+    return {"vpc_id": vpc, "subnet_ids": ",".join(subnets), "azs": ",".join(zones)}
+
+
+def test_vpc_job_on_two_instances_gets_the_stacks_network_and_data(aws: LocalAws) -> None:
+    network = _existing_network(aws)
+    job, resources = _deployed_job(aws, "VpcTraining", app=VPC_APP, context=network)
+    _assert_stack_wiring(aws, job, resources, "DistributedRole")
+    assert job["ResourceConfig"]["InstanceCount"] == 2
+    (group,) = _physical(resources, "AWS::EC2::SecurityGroup", "Distributed")
+    assert job["VpcConfig"] == {"SecurityGroupIds": [group], "Subnets": network["subnet_ids"].split(",")}
+    rules = aws.client("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+    assert [pair["GroupId"] for rule in rules for pair in rule["UserIdGroupPairs"]] == [group], "admits only itself"
+    (data_bucket,) = _physical(resources, "AWS::S3::Bucket", "Data")
+    (channel,) = job["InputDataConfig"]
+    assert channel["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{data_bucket}/train/"
+    _assert_retained_after_destroy(aws, "VpcTraining", resources, VPC_APP, network)
