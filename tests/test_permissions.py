@@ -243,3 +243,15 @@ def test_a_shared_configuration_job_costs_exactly_one_resource_and_no_policy_gro
         {k: v["Properties"]["PolicyDocument"] for k, v in resources(t, "AWS::IAM::Policy").items()} for t in (one, four)
     ]
     assert policies[0] == policies[1], "neither the shared role's nor the handler's policy grows per job"
+
+
+def test_docker_asset_image_is_pulled_from_the_asset_repository_only(tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text('FROM python:3.11-slim\nCMD ["python", "-c", "print(\'train\')"]\n')
+    stack = cdk.Stack(cdk.App(), "Asset", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    TrainingJob(stack, "Job", image=TrainingImage.from_asset(str(tmp_path)))
+    tmpl = template(stack)
+    (_, job) = only(tmpl, "Custom::SageMakerTrainingJob")
+    request_text = str(job["Properties"]["Request"])
+    assert f"{ACCOUNT}.dkr.ecr.{REGION}." in request_text and "cdk-hnb659fds-container-assets" in request_text
+    pulls = {r for a, r in grants(tmpl, _job_role(tmpl, "Job")) if a == "ecr:BatchGetImage"}
+    assert pulls == {f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}"}
