@@ -173,23 +173,25 @@ class _Reader:
             else:
                 handler(value)
 
+    def shorthand(self, member: str, value: Any, parse: Callable[[str], Any], syntax: str) -> Any:
+        """``value``, or the CLI shorthand it is written in, parsed; None when malformed."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse(value)
+        except ValueError as bad:
+            self.problems.add(member, str(bad), f"shorthand is {syntax}")
+            return None
+
     def hyperparameters(self, value: Any) -> None:
-        if isinstance(value, str):
-            try:
-                value = parse_shorthand_map(value)
-            except ValueError as bad:
-                self.problems.add("HyperParameters", str(bad), "shorthand is KeyName1=string,KeyName2=string")
-                return
-        self.props["hyperparameters"] = dict(value)
+        parsed = self.shorthand("HyperParameters", value, parse_shorthand_map, "KeyName1=string,KeyName2=string")
+        if parsed is not None:
+            self.props["hyperparameters"] = dict(parsed)
 
     def tags(self, value: Any) -> None:
-        if isinstance(value, str):
-            try:
-                value = parse_shorthand_tags(value)
-            except ValueError as bad:
-                self.problems.add("Tags", str(bad), "shorthand is Key=string,Value=string Key=string,Value=string")
-                return
-        self.props["tags"] = {t["Key"]: t["Value"] for t in value}
+        parsed = self.shorthand("Tags", value, parse_shorthand_tags, "Key=string,Value=string Key=string,Value=string")
+        if parsed is not None:
+            self.props["tags"] = {t["Key"]: t["Value"] for t in parsed}
 
     def algorithm(self, spec: Mapping[str, Any]) -> None:
         if "TrainingImage" in spec:

@@ -202,33 +202,11 @@ def test_fixed_job_names_are_added_to_the_one_sagemaker_statement() -> None:
 
 
 def _shared_stack(count: int) -> dict:
-    """Jobs sharing one user role, one output location and one network."""
-    from aws_cdk import aws_ec2 as ec2
-    from aws_cdk import aws_iam as iam
-    from aws_cdk import aws_s3 as s3
-
-    from constructs_lib import Channel, S3Location
+    """Jobs sharing one user role, one bucket and one network (the benchmark's configuration)."""
+    from benchmarks.variants import ours_shared
 
     stack = cdk.Stack(cdk.App(), "Shared", env=cdk.Environment(account=ACCOUNT, region=REGION))
-    role = iam.Role(stack, "SharedRole", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"))
-    bucket = s3.Bucket.from_bucket_name(stack, "Data", "shared-data")
-    vpc = ec2.Vpc.from_vpc_attributes(
-        stack, "Vpc", vpc_id="vpc-1", availability_zones=["us-east-1a"], private_subnet_ids=["subnet-1"]
-    )
-    group = ec2.SecurityGroup.from_security_group_id(stack, "Group", "sg-1", mutable=False)
-    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
-    for i in range(count):
-        TrainingJob(
-            stack,
-            f"Job{i}",
-            image=TrainingImage.from_ecr_repository(repo),
-            role=role,
-            inputs=[Channel("train", S3Location.from_bucket(bucket, "train/"))],
-            output=S3Location.from_bucket(bucket, "models/"),
-            vpc=vpc,
-            security_groups=[group],
-            hyperparameters={"job": i},
-        )
+    ours_shared(stack, count)
     return template(stack)
 
 
