@@ -11,14 +11,10 @@ from .channel import (
 from .errors import TrainingJobValidationError
 from .image import TrainingImage
 from .provider import TrainingJobProvider
+from .request import OutputCompressionType, hyperparameter_string
 from .s3_location import S3Location
 from .storage import TrainingStorage
-from .training_job import (
-    JobRemovalBehavior,
-    OutputCompressionType,
-    TrainingJob,
-    hyperparameter_string,
-)
+from .training_job import JobRemovalBehavior, TrainingJob
 
 __all__ = [
     "Channel",

@@ -36,6 +36,7 @@ from .channel import (
 )
 from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
+from .request import OutputCompressionType
 from .s3_location import S3Location
 from .validation import model_problems
 
@@ -293,8 +294,6 @@ class _Reader:
         self.props["output"] = self.location("OutputDataConfig.S3OutputPath", config["S3OutputPath"], key)
         self.props["output_kms_key"] = key
         if "CompressionType" in config:
-            from .training_job import OutputCompressionType
-
             self.props["output_compression"] = self.enum(
                 "OutputDataConfig.CompressionType", OutputCompressionType, config["CompressionType"]
             )

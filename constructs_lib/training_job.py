@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -10,43 +9,32 @@ from enum import Enum
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, CfnWaitCondition, CustomResource, Duration, Size, Stack, Token
+from aws_cdk import Annotations, CfnWaitCondition, CustomResource, Duration, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
-from .channel import Channel, FileSystemLocation, InputMode
+from .channel import Channel, InputMode
 from .cli_input import load_document, props_from_cli_input
-from .completion import MAX_WAIT, STARTUP_MARGIN, CompletionGate, job_state_pattern
+from .completion import CompletionGate, job_state_pattern
 from .errors import Problems, TrainingJobValidationError
+from .execution_role import JobAccess, create_execution_role, grant_job_access
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
 from .memo import per_object
-from .nag import acknowledge_wildcard
-from .naming import is_valid_job_name, job_name_prefix
+from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
-from .policy import allow, arn
 from .provider import HANDLER_TIMEOUT, TrainingJobProvider
+from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request
+from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
 from .storage import TrainingStorage
-from .validation import RESERVED_TAGS, TAG_LIMIT, model_problems
+from .validation import model_problems
 
 RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
-# Members UpdateTrainingJob changes in place (the handler's IN_PLACE says the same).
-IN_PLACE_MEMBERS = ("ProfilerConfig", "RemoteDebugConfig", "ResourceConfig.KeepAlivePeriodInSeconds")
 SCHEMA_VERSION = "1"
-LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-
-HyperParameterValue = str | int | float | bool
-
-
-class OutputCompressionType(Enum):
-    """Compression of the model artifacts SageMaker uploads."""
-
-    GZIP = "GZIP"
-    NONE = "NONE"
 
 
 class JobRemovalBehavior(Enum):
@@ -58,22 +46,6 @@ class JobRemovalBehavior(Enum):
     """Leave the job running; CloudFormation forgets it."""
     DELETE = "delete"
     """Stop the job, wait for it to end, then DeleteTrainingJob so its name can be reused."""
-
-
-def hyperparameter_string(value: HyperParameterValue) -> str:
-    """The one documented way hyperparameters become strings.
-
-    ``True``/``False`` -> ``"true"``/``"false"``; ints -> decimal digits; floats -> Python's
-    shortest round-trip form (``0.01`` -> ``"0.01"``, ``1e-05`` -> ``"1e-05"``);
-    strings unchanged.
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value)
-    return value
 
 
 @jsii.implements(iam.IGrantable, ec2.IConnectable)
@@ -200,13 +172,17 @@ class TrainingJob(Construct):
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else 86400
 
         problems = Problems()
-        self._check_props(
+        prop_problems(
             problems,
             image=image,
             algorithm_name=algorithm_name,
             hyperparameters=hyperparameters or {},
+            instance_type=instance_type,
+            instance_count=instance_count,
             volume_size=volume_size,
             volume_kms_key=volume_kms_key,
+            inputs=self.inputs,
+            max_runtime_seconds=self.max_runtime_seconds,
             enable_managed_spot_training=enable_managed_spot_training,
             max_wait=max_wait,
             tags=tags or {},
@@ -215,13 +191,29 @@ class TrainingJob(Construct):
             vpc_subnets=vpc_subnets,
             security_groups=security_groups,
         )
-        self._check_wait(problems, wait_for_completion, enable_managed_spot_training, max_wait)
+        wait_problems(
+            problems,
+            wait_for_completion,
+            max_runtime_seconds=self.max_runtime_seconds,
+            enable_managed_spot_training=enable_managed_spot_training,
+            max_wait=max_wait,
+        )
         problems.raise_if_any(self)
 
-        self._role_is_own = role is None
-        self.role = role or self._create_role()
-        if role is not None:
+        if role is None:
+            self.role: iam.IRole = create_execution_role(
+                self,
+                stack,
+                path=self._provider.job_role_path,
+                job_names=training_job_name or f"{self.job_name_prefix}-*",
+            )
+            log_streams = training_job_name or f"{self.job_name_prefix}-"
+        else:
+            self.role = role
             self._provider.allow_pass_role(role)
+            # A role the user brings may serve many jobs: it gets the stack's log streams, so
+            # its policy does not grow per job.
+            log_streams = training_job_name or f"{self._provider.name_prefix}-"
         if training_job_name is not None:
             self._provider.allow_job_name(training_job_name)
 
@@ -235,10 +227,24 @@ class TrainingJob(Construct):
 
         subnet_ids = self._attach_network(vpc, vpc_subnets, security_groups)
         self._connections: ec2.Connections | None = None
-        self._grant_execution_permissions(checkpoint, subnet_ids)
+        grant_job_access(
+            stack,
+            self.role,
+            JobAccess(
+                log_streams=log_streams,
+                inputs=[c.data for c in self.inputs if isinstance(c.data, S3Location)],
+                output=output,
+                output_kms_key=self.output_kms_key,
+                checkpoint=checkpoint,
+                volume_kms_key=volume_kms_key,
+                subnet_ids=subnet_ids,
+                security_group_ids=self._security_group_ids,
+            ),
+        )
         image_uri = image.bind(self, self.role) if image is not None else None
 
-        self.request = self._render(
+        self.request = render_request(
+            role_arn=per_object(self.role, "arn", lambda: self.role.role_arn),
             image_uri=image_uri,
             algorithm_name=algorithm_name,
             input_mode=input_mode,
@@ -246,12 +252,20 @@ class TrainingJob(Construct):
             enable_sage_maker_metrics_time_series=enable_sage_maker_metrics_time_series,
             hyperparameters=hyperparameters or {},
             environment=environment or {},
+            inputs=self.inputs,
+            output=output,
+            output_kms_key_arn=self.output_kms_key.key_arn if self.output_kms_key is not None else None,
             output_compression=output_compression,
+            instance_type=instance_type,
+            instance_count=instance_count,
             volume_gib=int(volume_size.to_gibibytes()) if volume_size is not None else 30,
-            keep_alive_period=keep_alive_period,
+            volume_kms_key_arn=volume_kms_key.key_arn if volume_kms_key is not None else None,
+            keep_alive_seconds=int(keep_alive_period.to_seconds()) if keep_alive_period is not None else None,
+            security_group_ids=self._security_group_ids,
             subnet_ids=subnet_ids,
+            max_runtime_seconds=self.max_runtime_seconds,
+            max_wait_seconds=int(max_wait.to_seconds()) if max_wait is not None else None,
             enable_managed_spot_training=enable_managed_spot_training,
-            max_wait=max_wait,
             checkpoint=checkpoint,
             checkpoint_local_path=checkpoint_local_path,
             enable_network_isolation=enable_network_isolation,
@@ -280,7 +294,7 @@ class TrainingJob(Construct):
             properties["TrainingJobName"] = training_job_name
         self._gate: CompletionGate | None = None
         if wait_for_completion is not None:
-            gate_id = _gate_id(stack.resolve(self.request), self.job_name_prefix, training_job_name)
+            gate_id = job_identity(stack.resolve(self.request), self.job_name_prefix, training_job_name)
             self._gate = CompletionGate(
                 self,
                 "Completion",
@@ -413,130 +427,6 @@ class TrainingJob(Construct):
 
     # ----- construction helpers ----------------------------------------------------
 
-    def _check_props(
-        self,
-        problems: Problems,
-        *,
-        image: TrainingImage | None,
-        algorithm_name: str | None,
-        hyperparameters: Mapping[str, Any],
-        volume_size: Size | None,
-        volume_kms_key: kms.IKey | None,
-        enable_managed_spot_training: bool,
-        max_wait: Duration | None,
-        tags: Mapping[str, str],
-        training_job_name: str | None,
-        vpc: ec2.IVpc | None,
-        vpc_subnets: ec2.SubnetSelection | None,
-        security_groups: Sequence[ec2.ISecurityGroup] | None,
-    ) -> None:
-        """Rules the API model cannot express; the model itself is checked after rendering."""
-        if (image is None) == (algorithm_name is None):
-            problems.add(
-                "image / algorithm_name",
-                {"image": image, "algorithm_name": algorithm_name},
-                "set exactly one of them",
-            )
-        for key, value in hyperparameters.items():
-            if not isinstance(value, str | int | float | bool):
-                problems.add(f"hyperparameters[{key!r}]", value, "allowed: str, int, float or bool")
-        if volume_size is not None:
-            try:
-                volume_size.to_gibibytes()
-            except RuntimeError:  # Size raises for a fractional number of GiB
-                problems.add("volume_size", str(volume_size), "a whole number of GiB")
-        if volume_kms_key is not None and has_local_nvme_storage(self.instance_type):
-            problems.add(
-                "volume_kms_key",
-                volume_kms_key.node.path,
-                f"{self.instance_type} has local NVMe storage, which SageMaker encrypts in "
-                "hardware and for which it rejects a volume KMS key; remove volume_kms_key",
-            )
-        if enable_managed_spot_training:
-            runtime = self.max_runtime_seconds
-            if max_wait is None:
-                problems.add("max_wait", None, "required with enable_managed_spot_training")
-            elif max_wait.to_seconds() < runtime:
-                problems.add("max_wait", f"{max_wait.to_seconds()} s", f"must be >= max_runtime ({runtime} s)")
-        elif max_wait is not None:
-            problems.add("max_wait", f"{max_wait.to_seconds()} s", "only allowed with enable_managed_spot_training")
-        if len(tags) > TAG_LIMIT - RESERVED_TAGS:
-            problems.add(
-                "tags", f"{len(tags)} tags", f"at most {TAG_LIMIT - RESERVED_TAGS} (the handler adds {RESERVED_TAGS})"
-            )
-        for key in tags:
-            if key.lower().startswith("aws:"):
-                problems.add("tags", key, "keys starting with 'aws:' are reserved by AWS")
-        names = [c.channel_name for c in self.inputs]
-        for name in sorted({n for n in names if names.count(n) > 1}):
-            problems.add("inputs", name, "channel names must be unique")
-        if training_job_name is not None and not (
-            Token.is_unresolved(training_job_name) or is_valid_job_name(training_job_name)
-        ):
-            problems.add(
-                "training_job_name",
-                training_job_name,
-                "1-63 characters: letters, digits and hyphens, starting and ending with a letter or digit",
-            )
-        explicit_subnets = vpc_subnets is not None and bool(vpc_subnets.subnets)
-        if (
-            vpc is None
-            and (vpc_subnets is not None or security_groups is not None)
-            and not (explicit_subnets and security_groups)
-        ):
-            problems.add(
-                "vpc",
-                None,
-                "required when vpc_subnets or security_groups is set, unless vpc_subnets lists "
-                "subnets explicitly and security_groups is given",
-            )
-        if vpc is None and not explicit_subnets:
-            for index, channel in enumerate(self.inputs):
-                if isinstance(channel.data, FileSystemLocation):
-                    problems.add(
-                        f"inputs[{index}].data", channel.data.file_system_id, "a file system channel needs vpc"
-                    )
-        if self.instance_count < 1:
-            problems.add("instance_count", self.instance_count, "at least 1")
-
-    def _check_wait(self, problems: Problems, wait: Duration | None, spot: bool, max_wait: Duration | None) -> None:
-        if wait is None:
-            return
-        seconds = wait.to_seconds()
-        longest = max_wait.to_seconds() if spot and max_wait is not None else self.max_runtime_seconds
-        needed = longest + STARTUP_MARGIN.to_seconds()
-        if seconds > MAX_WAIT.to_seconds():
-            problems.add(
-                "wait_for_completion", f"{seconds} s", "at most 12 hours (CloudFormation's WaitCondition limit)"
-            )
-        elif seconds <= needed:
-            what = "max_wait" if spot and max_wait is not None else "max_runtime"
-            problems.add(
-                "wait_for_completion",
-                f"{seconds} s",
-                f"must exceed {what} ({longest} s) plus {int(STARTUP_MARGIN.to_minutes())} minutes of "
-                f"start-up, i.e. more than {needed} s",
-            )
-
-    def _create_role(self) -> iam.Role:
-        stack = Stack.of(self)
-        job_names = self.fixed_training_job_name or f"{self.job_name_prefix}-*"
-        source_arn = arn(self._stack, "sagemaker", f"training-job/{job_names}")
-        role = iam.Role(
-            self,
-            "Role",
-            path=self._provider.job_role_path,
-            description=f"SageMaker execution role of training job {self.node.path}"[:1000],
-            assumed_by=iam.ServicePrincipal(
-                "sagemaker.amazonaws.com",
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {"aws:SourceArn": source_arn},
-                },
-            ),
-        )
-        return role
-
     def _attach_network(
         self,
         vpc: ec2.IVpc | None,
@@ -569,217 +459,6 @@ class TrainingJob(Construct):
             description="SageMaker training job: no ingress from outside the job",
             allow_all_outbound=True,
         )
-
-    def _grant_execution_permissions(self, checkpoint: S3Location | None, subnet_ids: Sequence[str]) -> None:
-        principal = self.role
-        log_group_arn = arn(self._stack, "logs", f"log-group:{LOG_GROUP}")
-        # A role of its own can write only this job's log streams; a role the user brings may
-        # serve many jobs, so it gets the stack's streams and its policy does not grow per job.
-        if self.fixed_training_job_name is not None:
-            stream_name = self.fixed_training_job_name
-        elif self._role_is_own:
-            stream_name = f"{self.job_name_prefix}-"
-        else:
-            stream_name = f"{self._provider.name_prefix}-"
-        allow(
-            principal,
-            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            [log_group_arn, f"{log_group_arn}:log-stream:{stream_name}*"],
-            sid="TrainingJobLogs",
-        )
-        allow(
-            principal,
-            ["cloudwatch:PutMetricData"],
-            ["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
-            sid="TrainingJobMetrics",
-        )
-        for location in self._input_locations():
-            location.grant_read(self._stack, principal)
-        self.output.grant_write(self._stack, principal)
-        if self.output_kms_key is not None and self.output_kms_key is not self.output.encryption_key:
-            allow(principal, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [self.output_kms_key.key_arn])
-        if checkpoint is not None:
-            checkpoint.grant_read_write(self._stack, principal)
-        if self.volume_kms_key is not None:
-            allow(
-                principal,
-                ["kms:CreateGrant"],
-                [self.volume_kms_key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-                sid="TrainingVolumeEncryption",
-            )
-        if subnet_ids:
-            self._grant_network_interfaces(subnet_ids)
-        self._acknowledge_wildcards(checkpoint, f"{log_group_arn}:log-stream:{stream_name}*")
-
-    def _input_locations(self) -> list[S3Location]:
-        return [c.data for c in self.inputs if isinstance(c.data, S3Location)]
-
-    def _grant_network_interfaces(self, subnet_ids: Sequence[str]) -> None:
-        """The EC2 actions SageMaker uses to attach the job to the VPC, scoped to its
-        subnets and security groups wherever EC2 supports resource-level permissions."""
-        interfaces = arn(self._stack, "ec2", "network-interface/*")
-        subnets = [arn(self._stack, "ec2", f"subnet/{s}") for s in subnet_ids]
-        groups = [arn(self._stack, "ec2", f"security-group/{group_id}") for group_id in self._security_group_ids]
-        allow(
-            self.role,
-            ["ec2:CreateNetworkInterface"],
-            [interfaces, *subnets, *groups],
-            sid="CreateJobNetworkInterfaces",
-        )
-        allow(
-            self.role,
-            ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
-            [interfaces],
-            conditions={"ArnEquals": {"ec2:Subnet": subnets}},
-            sid="ManageJobNetworkInterfaces",
-        )
-        allow(
-            self.role,
-            [
-                "ec2:DeleteNetworkInterfacePermission",
-                "ec2:DescribeDhcpOptions",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DescribeSecurityGroups",
-                "ec2:DescribeSubnets",
-                "ec2:DescribeVpcs",
-            ],
-            ["*"],
-            sid="DescribeJobNetwork",
-        )
-        acknowledge_wildcard(
-            self.role,
-            interfaces,
-            "SageMaker creates the job's network interfaces at run time, so their ids are unknown; "
-            "all actions on them are limited to the job's subnets (and creation to its security groups).",
-        )
-
-    def _acknowledge_wildcards(self, checkpoint: S3Location | None, log_streams: str) -> None:
-        acknowledge_wildcard(
-            self.role,
-            "*",
-            "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
-            "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
-            "VPC jobs, the EC2 describe actions and ec2:DeleteNetworkInterfacePermission.",
-        )
-        acknowledge_wildcard(
-            self.role,
-            log_streams,
-            "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
-        )
-        locations = [*self._input_locations(), self.output]
-        if checkpoint is not None:
-            locations.append(checkpoint)
-        for location in locations:
-            acknowledge_wildcard(
-                self.role,
-                location.objects_arn(self._stack),
-                "Objects below a prefix this job is configured to read or write; SageMaker "
-                "chooses the object names at run time.",
-            )
-
-    def _render(
-        self,
-        *,
-        image_uri: str | None,
-        algorithm_name: str | None,
-        input_mode: InputMode,
-        metric_definitions: Mapping[str, str],
-        enable_sage_maker_metrics_time_series: bool | None,
-        hyperparameters: Mapping[str, HyperParameterValue],
-        environment: Mapping[str, str],
-        output_compression: OutputCompressionType | None,
-        volume_gib: int,
-        keep_alive_period: Duration | None,
-        subnet_ids: Sequence[str],
-        enable_managed_spot_training: bool,
-        max_wait: Duration | None,
-        checkpoint: S3Location | None,
-        checkpoint_local_path: str | None,
-        enable_network_isolation: bool,
-        enable_inter_container_traffic_encryption: bool,
-        tags: Mapping[str, str],
-    ) -> dict[str, Any]:
-        """The CreateTrainingJob request, minus ``TrainingJobName`` (the handler names the job)."""
-        algorithm: dict[str, Any] = {"TrainingInputMode": input_mode.value}
-        if image_uri is not None:
-            algorithm["TrainingImage"] = image_uri
-        if algorithm_name is not None:
-            algorithm["AlgorithmName"] = algorithm_name
-        if metric_definitions:
-            algorithm["MetricDefinitions"] = [
-                {"Name": name, "Regex": regex} for name, regex in metric_definitions.items()
-            ]
-        if enable_sage_maker_metrics_time_series is not None:
-            algorithm["EnableSageMakerMetricsTimeSeries"] = enable_sage_maker_metrics_time_series
-
-        output_config: dict[str, Any] = {"S3OutputPath": self.output.s3_uri}
-        if self.output_kms_key is not None:
-            output_config["KmsKeyId"] = self.output_kms_key.key_arn
-        if output_compression is not None:
-            output_config["CompressionType"] = output_compression.value
-
-        resource_config: dict[str, Any] = {
-            "InstanceType": self.instance_type,
-            "InstanceCount": self.instance_count,
-            "VolumeSizeInGB": volume_gib,
-        }
-        if self.volume_kms_key is not None:
-            resource_config["VolumeKmsKeyId"] = self.volume_kms_key.key_arn
-        if keep_alive_period is not None:
-            resource_config["KeepAlivePeriodInSeconds"] = int(keep_alive_period.to_seconds())
-
-        stopping: dict[str, Any] = {"MaxRuntimeInSeconds": self.max_runtime_seconds}
-        if max_wait is not None:
-            stopping["MaxWaitTimeInSeconds"] = int(max_wait.to_seconds())
-
-        request: dict[str, Any] = {
-            "AlgorithmSpecification": algorithm,
-            "RoleArn": per_object(self.role, "arn", lambda: self.role.role_arn),
-            "OutputDataConfig": output_config,
-            "ResourceConfig": resource_config,
-            "StoppingCondition": stopping,
-        }
-        if hyperparameters:
-            request["HyperParameters"] = {k: hyperparameter_string(v) for k, v in hyperparameters.items()}
-        if environment:
-            request["Environment"] = dict(environment)
-        if self.inputs:
-            request["InputDataConfig"] = [channel.render() for channel in self.inputs]
-        if self.security_groups:
-            request["VpcConfig"] = {
-                "SecurityGroupIds": list(self._security_group_ids),
-                "Subnets": list(subnet_ids),
-            }
-        if enable_managed_spot_training:
-            request["EnableManagedSpotTraining"] = True
-        if checkpoint is not None:
-            request["CheckpointConfig"] = {"S3Uri": checkpoint.s3_uri}
-            if checkpoint_local_path is not None:
-                request["CheckpointConfig"]["LocalPath"] = checkpoint_local_path
-        if enable_network_isolation:
-            request["EnableNetworkIsolation"] = True
-        if enable_inter_container_traffic_encryption:
-            request["EnableInterContainerTrafficEncryption"] = True
-        if tags:
-            request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
-        return request
-
-
-def _gate_id(request: Mapping[str, Any], name_prefix: str, fixed_name: str | None) -> str:
-    """A hash of what identifies the job (as the handler's spec tag): tags and the members
-    updated in place are left out, so only a new job gets a new gate."""
-    identity = json.loads(json.dumps(request))
-    identity.pop("Tags", None)
-    for path in IN_PLACE_MEMBERS:
-        *parents, last = path.split(".")
-        node = identity
-        for parent in parents:
-            node = node.get(parent, {})
-        node.pop(last, None)
-    canonical = json.dumps({"request": identity, "prefix": name_prefix, "name": fixed_name}, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def _service_timeout() -> Duration:

@@ -2,8 +2,8 @@
 
 The request is checked against botocore's SageMaker service model (required members,
 unknown members, lengths, patterns, enums, ranges, list and map sizes); values that are
-CDK tokens are skipped (the handler's API call checks them at deploy time). Cross-field
-rules the model cannot express live in ``cross_field_problems``.
+CDK tokens are skipped (the handler's API call checks them at deploy time). Rules across
+props that the model cannot express live in ``rules``.
 """
 
 from __future__ import annotations

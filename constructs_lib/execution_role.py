@@ -1,0 +1,145 @@
+"""The SageMaker execution role of a training job: who may assume it, and exactly the
+permissions the job's configuration needs (nothing for what it does not use)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from .nag import acknowledge_wildcard
+from .policy import allow, arn
+from .s3_location import S3Location
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+def create_execution_role(scope: Construct, stack: Stack, *, path: str, job_names: str) -> iam.Role:
+    """A role only SageMaker can assume, for this account's jobs named ``job_names``
+    (a name, or a prefix ending in ``*``)."""
+    return iam.Role(
+        scope,
+        "Role",
+        path=path,
+        description=f"SageMaker execution role of training job {scope.node.path}"[:1000],
+        assumed_by=iam.ServicePrincipal(
+            "sagemaker.amazonaws.com",
+            conditions={
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": arn(stack, "sagemaker", f"training-job/{job_names}")},
+            },
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class JobAccess:
+    """What one job reaches; its role's statements are derived from this and nothing else."""
+
+    log_streams: str  # the job's log stream names start with this
+    inputs: Sequence[S3Location]
+    output: S3Location
+    output_kms_key: kms.IKey | None
+    checkpoint: S3Location | None
+    volume_kms_key: kms.IKey | None
+    subnet_ids: Sequence[str]
+    security_group_ids: Sequence[str]
+
+
+def grant_job_access(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
+    """Adds the statements ``access`` needs to ``role`` (each once, however many jobs share it)."""
+    log_group_arn = arn(stack, "logs", f"log-group:{LOG_GROUP}")
+    log_streams = f"{log_group_arn}:log-stream:{access.log_streams}*"
+    allow(
+        role,
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+        [log_group_arn, log_streams],
+        sid="TrainingJobLogs",
+    )
+    allow(
+        role,
+        ["cloudwatch:PutMetricData"],
+        ["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
+        sid="TrainingJobMetrics",
+    )
+    for location in access.inputs:
+        location.grant_read(stack, role)
+    access.output.grant_write(stack, role)
+    if access.output_kms_key is not None and access.output_kms_key is not access.output.encryption_key:
+        allow(role, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [access.output_kms_key.key_arn])
+    if access.checkpoint is not None:
+        access.checkpoint.grant_read_write(stack, role)
+    if access.volume_kms_key is not None:
+        allow(
+            role,
+            ["kms:CreateGrant"],
+            [access.volume_kms_key.key_arn],
+            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            sid="TrainingVolumeEncryption",
+        )
+    if access.subnet_ids:
+        _grant_network_interfaces(stack, role, access)
+    _acknowledge_wildcards(stack, role, access, log_streams)
+
+
+def _grant_network_interfaces(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
+    """The EC2 actions SageMaker uses to attach the job to the VPC, scoped to its subnets and
+    security groups wherever EC2 supports resource-level permissions."""
+    interfaces = arn(stack, "ec2", "network-interface/*")
+    subnets = [arn(stack, "ec2", f"subnet/{s}") for s in access.subnet_ids]
+    groups = [arn(stack, "ec2", f"security-group/{g}") for g in access.security_group_ids]
+    allow(role, ["ec2:CreateNetworkInterface"], [interfaces, *subnets, *groups], sid="CreateJobNetworkInterfaces")
+    allow(
+        role,
+        ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+        [interfaces],
+        conditions={"ArnEquals": {"ec2:Subnet": subnets}},
+        sid="ManageJobNetworkInterfaces",
+    )
+    allow(
+        role,
+        [
+            "ec2:DeleteNetworkInterfacePermission",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeSecurityGroups",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeVpcs",
+        ],
+        ["*"],
+        sid="DescribeJobNetwork",
+    )
+    acknowledge_wildcard(
+        role,
+        interfaces,
+        "SageMaker creates the job's network interfaces at run time, so their ids are unknown; "
+        "all actions on them are limited to the job's subnets (and creation to its security groups).",
+    )
+
+
+def _acknowledge_wildcards(stack: Stack, role: iam.IRole, access: JobAccess, log_streams: str) -> None:
+    acknowledge_wildcard(
+        role,
+        "*",
+        "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
+        "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
+        "VPC jobs, the EC2 describe actions and ec2:DeleteNetworkInterfacePermission.",
+    )
+    acknowledge_wildcard(
+        role,
+        log_streams,
+        "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
+    )
+    locations = [*access.inputs, access.output, *([access.checkpoint] if access.checkpoint else [])]
+    for location in locations:
+        acknowledge_wildcard(
+            role,
+            location.objects_arn(stack),
+            "Objects below a prefix this job is configured to read or write; SageMaker "
+            "chooses the object names at run time.",
+        )

@@ -1,0 +1,142 @@
+"""Rules across a training job's props that the SageMaker API model cannot express.
+
+(The model's own constraints are checked on the rendered request, in ``validation``.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Duration, Size, Token
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+
+from .channel import Channel, FileSystemLocation
+from .completion import MAX_WAIT, STARTUP_MARGIN
+from .errors import Problems
+from .image import TrainingImage
+from .instance_types import has_local_nvme_storage
+from .naming import is_valid_job_name
+from .validation import RESERVED_TAGS, TAG_LIMIT
+
+
+def prop_problems(
+    problems: Problems,
+    *,
+    image: TrainingImage | None,
+    algorithm_name: str | None,
+    hyperparameters: Mapping[str, Any],
+    instance_type: str,
+    instance_count: int,
+    volume_size: Size | None,
+    volume_kms_key: kms.IKey | None,
+    inputs: Sequence[Channel],
+    max_runtime_seconds: int,
+    enable_managed_spot_training: bool,
+    max_wait: Duration | None,
+    tags: Mapping[str, str],
+    training_job_name: str | None,
+    vpc: ec2.IVpc | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    security_groups: Sequence[ec2.ISecurityGroup] | None,
+) -> None:
+    """Adds a problem for each rule the props break."""
+    if (image is None) == (algorithm_name is None):
+        problems.add(
+            "image / algorithm_name", {"image": image, "algorithm_name": algorithm_name}, "set exactly one of them"
+        )
+    for key, value in hyperparameters.items():
+        if not isinstance(value, str | int | float | bool):
+            problems.add(f"hyperparameters[{key!r}]", value, "allowed: str, int, float or bool")
+    if volume_size is not None:
+        try:
+            volume_size.to_gibibytes()
+        except RuntimeError:  # Size raises for a fractional number of GiB
+            problems.add("volume_size", str(volume_size), "a whole number of GiB")
+    if volume_kms_key is not None and has_local_nvme_storage(instance_type):
+        problems.add(
+            "volume_kms_key",
+            volume_kms_key.node.path,
+            f"{instance_type} has local NVMe storage, which SageMaker encrypts in "
+            "hardware and for which it rejects a volume KMS key; remove volume_kms_key",
+        )
+    if enable_managed_spot_training:
+        if max_wait is None:
+            problems.add("max_wait", None, "required with enable_managed_spot_training")
+        elif max_wait.to_seconds() < max_runtime_seconds:
+            problems.add("max_wait", f"{max_wait.to_seconds()} s", f"must be >= max_runtime ({max_runtime_seconds} s)")
+    elif max_wait is not None:
+        problems.add("max_wait", f"{max_wait.to_seconds()} s", "only allowed with enable_managed_spot_training")
+    if len(tags) > TAG_LIMIT - RESERVED_TAGS:
+        problems.add(
+            "tags", f"{len(tags)} tags", f"at most {TAG_LIMIT - RESERVED_TAGS} (the handler adds {RESERVED_TAGS})"
+        )
+    for key in tags:
+        if key.lower().startswith("aws:"):
+            problems.add("tags", key, "keys starting with 'aws:' are reserved by AWS")
+    names = [c.channel_name for c in inputs]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.add("inputs", name, "channel names must be unique")
+    if training_job_name is not None and not (
+        Token.is_unresolved(training_job_name) or is_valid_job_name(training_job_name)
+    ):
+        problems.add(
+            "training_job_name",
+            training_job_name,
+            "1-63 characters: letters, digits and hyphens, starting and ending with a letter or digit",
+        )
+    _network_problems(problems, inputs, vpc, vpc_subnets, security_groups)
+    if instance_count < 1:
+        problems.add("instance_count", instance_count, "at least 1")
+
+
+def _network_problems(
+    problems: Problems,
+    inputs: Sequence[Channel],
+    vpc: ec2.IVpc | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    security_groups: Sequence[ec2.ISecurityGroup] | None,
+) -> None:
+    explicit_subnets = vpc_subnets is not None and bool(vpc_subnets.subnets)
+    if (
+        vpc is None
+        and (vpc_subnets is not None or security_groups is not None)
+        and not (explicit_subnets and security_groups)
+    ):
+        problems.add(
+            "vpc",
+            None,
+            "required when vpc_subnets or security_groups is set, unless vpc_subnets lists "
+            "subnets explicitly and security_groups is given",
+        )
+    if vpc is None and not explicit_subnets:
+        for index, channel in enumerate(inputs):
+            if isinstance(channel.data, FileSystemLocation):
+                problems.add(f"inputs[{index}].data", channel.data.file_system_id, "a file system channel needs vpc")
+
+
+def wait_problems(
+    problems: Problems,
+    wait: Duration | None,
+    *,
+    max_runtime_seconds: int,
+    enable_managed_spot_training: bool,
+    max_wait: Duration | None,
+) -> None:
+    """The completion gate must outlast the job's longest possible run, within 12 hours."""
+    if wait is None:
+        return
+    seconds = wait.to_seconds()
+    spot = enable_managed_spot_training and max_wait is not None
+    longest = max_wait.to_seconds() if spot and max_wait is not None else max_runtime_seconds
+    needed = longest + STARTUP_MARGIN.to_seconds()
+    if seconds > MAX_WAIT.to_seconds():
+        problems.add("wait_for_completion", f"{seconds} s", "at most 12 hours (CloudFormation's WaitCondition limit)")
+    elif seconds <= needed:
+        problems.add(
+            "wait_for_completion",
+            f"{seconds} s",
+            f"must exceed {'max_wait' if spot else 'max_runtime'} ({longest} s) plus "
+            f"{int(STARTUP_MARGIN.to_minutes())} minutes of start-up, i.e. more than {needed} s",
+        )
