@@ -233,3 +233,37 @@ def test_docker_asset_image_is_pulled_from_the_asset_repository_only(tmp_path) -
     assert f"{ACCOUNT}.dkr.ecr.{REGION}." in request_text and "cdk-hnb659fds-container-assets" in request_text
     pulls = {r for a, r in grants(tmpl, _job_role(tmpl, "Job")) if a == "ecr:BatchGetImage"}
     assert pulls == {f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/cdk-hnb659fds-container-assets-{ACCOUNT}-{REGION}"}
+
+
+def test_checkpoints_are_read_and_written_only_at_their_prefix_and_nvme_jobs_need_no_volume_grant() -> None:
+    from aws_cdk import aws_s3 as s3
+
+    from constructs_lib import S3Location
+
+    stack = cdk.Stack(cdk.App(), "Checkpoints", env=cdk.Environment(account=ACCOUNT, region=REGION))
+    bucket = s3.Bucket.from_bucket_name(stack, "Ckpt", "ckpt-bucket")
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    TrainingJob(
+        stack,
+        "Job",
+        image=TrainingImage.from_ecr_repository(repo),
+        instance_type="ml.g5.2xlarge",
+        checkpoint=S3Location.from_bucket(bucket, "runs/a/"),
+        checkpoint_local_path="/opt/ml/checkpoints",
+    )
+    tmpl = template(stack)
+    ckpt = {p for p in grants(tmpl, _job_role(tmpl, "Job")) if "ckpt-bucket" in p[1]}
+    objects = "arn:aws:s3:::ckpt-bucket/runs/a/*"
+    assert ckpt == {
+        ("s3:ListBucket", "arn:aws:s3:::ckpt-bucket"),
+        ("s3:GetObject", objects),
+        ("s3:PutObject", objects),
+        ("s3:AbortMultipartUpload", objects),
+    }
+    assert not [a for a, _ in grants(tmpl, _job_role(tmpl, "Job")) if a == "kms:CreateGrant"]
+    from tools.summary import request_of
+
+    (_, job) = only(tmpl, "Custom::SageMakerTrainingJob")
+    request = request_of(job["Properties"])
+    assert "VolumeKmsKeyId" not in request["ResourceConfig"]
+    assert request["CheckpointConfig"] == {"S3Uri": "s3://ckpt-bucket/runs/a/", "LocalPath": "/opt/ml/checkpoints"}
