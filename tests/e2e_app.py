@@ -1,5 +1,6 @@
-"""The app the end-to-end test deploys: a job on 2 instances in an existing VPC (ids from
-context: vpc_id, subnet_ids, azs), reading from a data bucket of the stack."""
+"""The app the end-to-end test deploys: a job on 2 instances in a VPC, reading from a data
+bucket of the stack. The VPC is the stack's own, or an existing one when the context names
+it (vpc_id, subnet_ids, azs)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,18 @@ from constructs_lib import Channel, S3Location, TrainingImage, TrainingJob
 def main() -> None:
     app = cdk.App()
     env = cdk.Environment(account=app.node.try_get_context("account"), region=app.node.try_get_context("region"))
-    stack = cdk.Stack(app, "VpcTraining", env=env)
-    vpc = ec2.Vpc.from_vpc_attributes(
-        stack,
-        "Vpc",
-        vpc_id=app.node.get_context("vpc_id"),
-        availability_zones=app.node.get_context("azs").split(","),
-        private_subnet_ids=app.node.get_context("subnet_ids").split(","),
-    )
+    stack = cdk.Stack(app, app.node.try_get_context("stack_name") or "VpcTraining", env=env)
+    vpc_id = app.node.try_get_context("vpc_id")
+    if vpc_id:
+        vpc = ec2.Vpc.from_vpc_attributes(
+            stack,
+            "Vpc",
+            vpc_id=vpc_id,
+            availability_zones=app.node.get_context("azs").split(","),
+            private_subnet_ids=app.node.get_context("subnet_ids").split(","),
+        )
+    else:
+        vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
     data = s3.Bucket(
         stack,
         "Data",

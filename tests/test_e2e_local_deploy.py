@@ -99,16 +99,28 @@ def _existing_network(aws: LocalAws) -> dict[str, str]:
     return {"vpc_id": vpc, "subnet_ids": ",".join(subnets), "azs": ",".join(zones)}
 
 
-def test_vpc_job_on_two_instances_gets_the_stacks_network_and_data(aws: LocalAws) -> None:
-    network = _existing_network(aws)
-    job, resources = _deployed_job(aws, "VpcTraining", app=VPC_APP, context=network)
+def _assert_vpc_job(aws: LocalAws, job: dict[str, Any], resources: Resources, subnets: list[str]) -> None:
     _assert_stack_wiring(aws, job, resources, "DistributedRole")
     assert job["ResourceConfig"]["InstanceCount"] == 2
     (group,) = _physical(resources, "AWS::EC2::SecurityGroup", "Distributed")
-    assert job["VpcConfig"] == {"SecurityGroupIds": [group], "Subnets": network["subnet_ids"].split(",")}
+    assert job["VpcConfig"]["SecurityGroupIds"] == [group]
+    assert sorted(job["VpcConfig"]["Subnets"]) == sorted(subnets) and len(subnets) == 2
     rules = aws.client("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
     assert [pair["GroupId"] for rule in rules for pair in rule["UserIdGroupPairs"]] == [group], "admits only itself"
     (data_bucket,) = _physical(resources, "AWS::S3::Bucket", "Data")
     (channel,) = job["InputDataConfig"]
     assert channel["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{data_bucket}/train/"
+
+
+def test_vpc_job_on_two_instances_gets_the_stacks_own_subnets_and_group(aws: LocalAws) -> None:
+    """The stack creates the VPC. (moto cannot delete a CDK-created VPC, so no destroy here.)"""
+    context = {"stack_name": "VpcTrainingOwnNetwork"}
+    job, resources = _deployed_job(aws, "VpcTrainingOwnNetwork", app=VPC_APP, context=context)
+    _assert_vpc_job(aws, job, resources, _physical(resources, "AWS::EC2::Subnet", "Private"))
+
+
+def test_vpc_job_in_an_existing_network_deploys_and_destroys_keeping_data(aws: LocalAws) -> None:
+    network = _existing_network(aws)
+    job, resources = _deployed_job(aws, "VpcTraining", app=VPC_APP, context=network)
+    _assert_vpc_job(aws, job, resources, network["subnet_ids"].split(","))
     _assert_retained_after_destroy(aws, "VpcTraining", resources, VPC_APP, network)
