@@ -1,7 +1,8 @@
 """Waiting for a training job inside the deployment, without a Lambda running while it trains.
 
 A ``WaitCondition`` (up to 12 hours) is released by the stack's handler function, which an
-EventBridge rule invokes on "SageMaker Training Job State Change". The rule exists before
+EventBridge rule invokes on "SageMaker Training Job State Change" (the rule names the wait
+handle; the handler looks its URL up in the stack). The rule exists before
 the job starts; a check resource created right after the job releases the gate at once if
 the job already finished. The gate's id is a hash of the job's immutable spec, so a replaced
 job gets a new gate and the deployment waits again, while tag-only changes do not.
@@ -9,11 +10,12 @@ job gets a new gate and the deployment waits again, while tag-only changes do no
 
 from __future__ import annotations
 
-from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration
+from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from constructs import Construct
 
+from .policy import allow
 from .provider import TrainingJobProvider
 
 STATE_CHANGE = "SageMaker Training Job State Change"
@@ -47,7 +49,9 @@ class CompletionGate(Construct):
         self._provider = provider
         self._timeout = timeout
         suffix = gate_id[:12]
+        stack = Stack.of(self)
         self.handle = CfnWaitConditionHandle(self, f"Handle{suffix}")
+        allow(provider.role, ["cloudformation:DescribeStackResource"], [stack.stack_id], sid="FindCompletionGates")
         self.rule = events.Rule(
             self,
             "StateChange",
@@ -65,7 +69,13 @@ class CompletionGate(Construct):
                     {
                         "detail-type": STATE_CHANGE,
                         "detail": events.EventField.from_path("$.detail"),
-                        "Gate": {"Id": gate_id, "Handle": self.handle.ref},
+                        # Where to find the handle, not the handle's presigned URL itself:
+                        # whoever can read the rule must not be able to signal the gate.
+                        "Gate": {
+                            "Id": gate_id,
+                            "StackId": stack.stack_id,
+                            "HandleLogicalId": stack.get_logical_id(self.handle),
+                        },
                     }
                 ),
                 retry_attempts=185,

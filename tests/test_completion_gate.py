@@ -20,7 +20,16 @@ from tests.stacks import as_list, grants, only, resources, template, template_of
 from tests.test_cloudformation_simulation import CloudFormation
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "training_job_state_change.json").read_text())
-GATE = {"Id": "gate-1", "Handle": "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/handle?sig=x"}
+HANDLE_URL = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/handle?sig=x"
+GATE = {"Id": "gate-1", "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/S/1", "HandleLogicalId": "H"}
+
+
+class _Stack:
+    """DescribeStackResource of the stack holding the wait handle."""
+
+    def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
+        assert (StackName, LogicalResourceId) == (GATE["StackId"], GATE["HandleLogicalId"])
+        return {"StackResourceDetail": {"PhysicalResourceId": HANDLE_URL}}
 
 
 def _routed(status: str, *, name: str = "job-1", gate: str | None = "gate-1", **detail: Any) -> dict[str, Any]:
@@ -34,13 +43,19 @@ def _routed(status: str, *, name: str = "job-1", gate: str | None = "gate-1", **
 
 def _deliver(evt: dict[str, Any], client: Any = None) -> list[tuple[str, dict[str, Any]]]:
     sent: list[tuple[str, dict[str, Any]]] = []
-    handler.handler(evt, None, client=client or object(), put=lambda url, body: sent.append((url, json.loads(body))))
+    handler.handler(
+        evt,
+        None,
+        client=client or object(),
+        cloudformation=_Stack(),
+        put=lambda url, body: sent.append((url, json.loads(body))),
+    )
     return sent
 
 
 def test_completed_job_releases_the_gate_with_the_artifacts() -> None:
     ((url, signal),) = _deliver(_routed("Completed"))
-    assert url == GATE["Handle"]
+    assert url == HANDLE_URL
     assert signal == {
         "Status": "SUCCESS",
         "Reason": "training job job-1 completed",
@@ -93,12 +108,12 @@ def _gate_check(job_status: str) -> tuple[list[tuple[str, dict[str, Any]]], dict
     sm = FakeSageMaker()
     sm.create_training_job(TrainingJobName="job-1", OutputDataConfig={"S3OutputPath": "s3://out/jobs/"})
     sm.finish("job-1", job_status)
-    check = event("Create", properties={"TrainingJobName": "job-1", "Handle": GATE["Handle"], "GateId": "gate-1"})
+    check = event("Create", properties={"TrainingJobName": "job-1", "Handle": HANDLE_URL, "GateId": "gate-1"})
     check["ResourceType"] = "Custom::SageMakerTrainingJobGate"
     sent: list[tuple[str, dict[str, Any]]] = []
     handler.handler(check, Context(), client=sm, put=lambda url, body: sent.append((url, json.loads(body))))
-    signals = [s for s in sent if s[0] == GATE["Handle"]]
-    (response,) = [s[1] for s in sent if s[0] != GATE["Handle"]]
+    signals = [s for s in sent if s[0] == HANDLE_URL]
+    (response,) = [s[1] for s in sent if s[0] != HANDLE_URL]
     return signals, response
 
 
@@ -136,7 +151,7 @@ def test_create_then_state_change_event_releases_the_gate(monkeypatch: pytest.Mo
         "ModelArtifacts": {"S3ModelArtifacts": f"s3://output-bucket/jobs/{name}/output/model.tar.gz"},
     }
     ((url, signal),) = _deliver({"detail-type": FIXTURE["detail-type"], "detail": detail, "Gate": GATE}, sm)
-    assert (url, signal["Status"], signal["UniqueId"]) == (GATE["Handle"], "SUCCESS", name)
+    assert (url, signal["Status"], signal["UniqueId"]) == (HANDLE_URL, "SUCCESS", name)
     assert signal["Data"] == cfn.responses[0]["Data"]["ModelArtifacts"]
 
 
@@ -176,6 +191,20 @@ def test_rule_and_its_permission_exist_before_the_job_starts() -> None:
     assert pattern["detail"]["TrainingJobName"] == [{"prefix": job["Properties"]["JobNamePrefix"] + "-"}]
     assert pattern["detail"]["TrainingJobStatus"] == ["Completed", "Failed", "Stopped"]
     assert "GateId" in job["Properties"]
+    # The rule names the wait handle; its presigned URL is looked up, never put in the rule.
+    (target,) = rule["Properties"]["Targets"]
+    handle_id, _ = only(tmpl, "AWS::CloudFormation::WaitConditionHandle")
+    assert {"Ref": handle_id} not in target["InputTransformer"]["InputTemplate"]["Fn::Join"][1]
+    assert f'"HandleLogicalId":"{handle_id}"' in "".join(
+        p for p in target["InputTransformer"]["InputTemplate"]["Fn::Join"][1] if isinstance(p, str)
+    )
+    provider_policy = next(
+        p for k, p in resources(tmpl, "AWS::IAM::Policy").items() if k.startswith("SageMakerTrainingJobProviderRole")
+    )
+    (lookup,) = [
+        s for s in provider_policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "FindCompletionGates"
+    ]
+    assert (lookup["Action"], lookup["Resource"]) == ("cloudformation:DescribeStackResource", {"Ref": "AWS::StackId"})
 
 
 def test_model_role_can_read_only_the_artifacts() -> None:

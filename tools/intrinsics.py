@@ -17,6 +17,8 @@ _PSEUDO = {
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "111111111111",
     "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackName": "stack-name",
+    "AWS::StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/stack-name/0000-0000",
 }
 
 

@@ -57,13 +57,13 @@ def log(**fields: Any) -> None:
     print(json.dumps(fields, default=str, sort_keys=True))
 
 
-def make_client() -> Client:
+def make_client(service: str = "sagemaker") -> Client:
     config = Config(
         retries={"mode": "standard", "max_attempts": 8},
         connect_timeout=10,
         read_timeout=60,
     )
-    return boto3.client("sagemaker", config=config)
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
 # ----- properties --------------------------------------------------------------------
@@ -486,7 +486,7 @@ def _tags_of_event(sm: Client, detail: Mapping[str, Any]) -> dict[str, str]:
     return tags_of(sm, detail["TrainingJobArn"])
 
 
-def on_state_change(event: Mapping[str, Any], sm: Client, put: Put) -> str | None:
+def on_state_change(event: Mapping[str, Any], sm: Client, cloudformation: Client, put: Put) -> str | None:
     """An EventBridge "SageMaker Training Job State Change", routed with this job's gate.
 
     Only the job carrying the gate's id releases it: events of other jobs, including the
@@ -494,7 +494,7 @@ def on_state_change(event: Mapping[str, Any], sm: Client, put: Put) -> str | Non
     """
     detail, gate = event.get("detail") or {}, event.get("Gate") or {}
     name, status = detail.get("TrainingJobName"), detail.get("TrainingJobStatus")
-    if not name or not gate.get("Id") or not gate.get("Handle"):
+    if not name or not all(gate.get(k) for k in ("Id", "StackId", "HandleLogicalId")):
         log(event="StateChange", job=name, action="ignored-malformed-event")
         return None
     if status not in TERMINAL:
@@ -503,7 +503,11 @@ def on_state_change(event: Mapping[str, Any], sm: Client, put: Put) -> str | Non
     if _tags_of_event(sm, detail).get(TAG_GATE) != gate["Id"]:
         log(event="StateChange", job=name, action="ignored-other-gate", status=status)
         return None
-    return signal_gate(put, gate["Handle"], detail)
+    # The rule carries where the wait handle is, not its presigned URL.
+    handle = cloudformation.describe_stack_resource(
+        StackName=gate["StackId"], LogicalResourceId=gate["HandleLogicalId"]
+    )
+    return signal_gate(put, handle["StackResourceDetail"]["PhysicalResourceId"], detail)
 
 
 def on_gate(sm: Client, event: Mapping[str, Any], put: Put) -> tuple[str, dict[str, str]]:
@@ -582,10 +586,19 @@ def _fallback_physical_id(event: Mapping[str, Any], props: Props | None) -> str:
     return str(event.get("PhysicalResourceId") or NOT_CREATED + str(event.get("RequestId", "unknown")))
 
 
-def handler(event: Mapping[str, Any], context: Any, *, client: Client | None = None, put: Put | None = None) -> None:
+def handler(
+    event: Mapping[str, Any],
+    context: Any,
+    *,
+    client: Client | None = None,
+    put: Put | None = None,
+    cloudformation: Client | None = None,
+) -> None:
     """Lambda entry point. Always answers CloudFormation when the event has a ResponseURL."""
     if isinstance(event, Mapping) and event.get("detail-type") == STATE_CHANGE:
-        on_state_change(event, client or make_client(), put or _default_put)
+        on_state_change(
+            event, client or make_client(), cloudformation or make_client("cloudformation"), put or _default_put
+        )
         return
     if not isinstance(event, Mapping) or not isinstance(event.get("ResponseURL"), str):
         log(action="ignored-malformed-event", reason="no ResponseURL to answer")
