@@ -3,6 +3,9 @@
 from .channel import (
     Channel,
     CompressionType,
+    FileSystemAccessMode,
+    FileSystemLocation,
+    FileSystemType,
     InputMode,
     RecordWrapperType,
     S3DataDistributionType,
@@ -19,6 +22,9 @@ from .training_job import JobRemovalBehavior, TrainingJob
 __all__ = [
     "Channel",
     "CompressionType",
+    "FileSystemAccessMode",
+    "FileSystemLocation",
+    "FileSystemType",
     "InputMode",
     "JobRemovalBehavior",
     "OutputCompressionType",

@@ -131,3 +131,24 @@ def test_valid_fixed_name_and_tokens_are_accepted() -> None:
 
 
 Factory = Callable[[cdk.Stack], Any]
+
+
+def test_file_system_channel_needs_a_network_and_renders_its_source() -> None:
+    from constructs_lib import FileSystemAccessMode, FileSystemLocation, FileSystemType
+
+    lustre = FileSystemLocation(
+        file_system_id="fs-0123456789abcdef0", file_system_type=FileSystemType.FSX_LUSTRE, directory_path="/fsx/train"
+    )
+    with pytest.raises(
+        TrainingJobValidationError, match=r"inputs\[0\]\.data: got 'fs-0123456789abcdef0'; a file system"
+    ):
+        _build(inputs=[Channel("train", lustre)])
+    job = _build(inputs=[Channel("train", lustre)], _make_vpc=_vpc)
+    assert job.request["InputDataConfig"][0]["DataSource"] == {
+        "FileSystemDataSource": {
+            "FileSystemId": "fs-0123456789abcdef0",
+            "FileSystemAccessMode": FileSystemAccessMode.READ_ONLY.value,
+            "FileSystemType": "FSxLustre",
+            "DirectoryPath": "/fsx/train",
+        }
+    }
