@@ -150,7 +150,8 @@ class TrainingJob(Construct):
             value, set into the rendered request (``{"ResourceConfig.KeepAlivePeriodInSeconds": 600,
             "RetryStrategy": {"MaximumRetryAttempts": 2}}``) and validated against the API model.
             No permission is derived from them: an override naming an S3 location, KMS key,
-            file system or role adds a synth warning. Default: none.
+            file system or role outside what the role already reaches adds a synth warning.
+            Default: none.
         :param wait_for_completion: make the deployment wait (at most this long, up to 12 h)
             until the job completes, and fail it with SageMaker's reason when the job fails or
             stops (MaxRuntimeExceeded included). Event-driven: no Lambda runs while the job
@@ -227,20 +228,17 @@ class TrainingJob(Construct):
 
         subnet_ids = self._attach_network(vpc, vpc_subnets, security_groups)
         self._connections: ec2.Connections | None = None
-        grant_job_access(
-            stack,
-            self.role,
-            JobAccess(
-                log_streams=log_streams,
-                inputs=[c.data for c in self.inputs if isinstance(c.data, S3Location)],
-                output=output,
-                output_kms_key=self.output_kms_key,
-                checkpoint=checkpoint,
-                volume_kms_key=volume_kms_key,
-                subnet_ids=subnet_ids,
-                security_group_ids=self._security_group_ids,
-            ),
+        access = JobAccess(
+            log_streams=log_streams,
+            inputs=[c.data for c in self.inputs if isinstance(c.data, S3Location)],
+            output=output,
+            output_kms_key=self.output_kms_key,
+            checkpoint=checkpoint,
+            volume_kms_key=volume_kms_key,
+            subnet_ids=subnet_ids,
+            security_group_ids=self._security_group_ids,
         )
+        grant_job_access(stack, self.role, access)
         image_uri = image.bind(self, self.role) if image is not None else None
 
         self.request = render_request(
@@ -274,7 +272,11 @@ class TrainingJob(Construct):
         )
         if overrides:
             apply_overrides(self.request, overrides, problems)
+            granted = [loc.s3_uri for loc in (*access.inputs, access.output, *([checkpoint] if checkpoint else []))]
+            granted += [key.key_arn for key in (self.output_kms_key, volume_kms_key) if key is not None]
             for path, value in access_points(overrides):
+                if any(value.startswith(reach) for reach in granted):
+                    continue  # within what the role already reaches
                 Annotations.of(self).add_warning_v2(
                     "@constructs-lib/override-access",
                     f"overrides: {path} = {value!r} is not granted to the job's role; grant access "

@@ -397,3 +397,22 @@ def test_bad_document_is_refused_naming_the_field_and_what_is_allowed(document: 
     message = str(raised.value)
     for fragment in expected:
         assert fragment in message, message
+
+
+def test_overrides_within_what_the_role_reaches_do_not_warn() -> None:
+    stack = _stack()
+    TrainingJob.from_cli_input_json(
+        stack,
+        "Job",
+        _doc("classic.json"),
+        overrides={
+            "TensorBoardOutputConfig": {"S3OutputPath": "s3://churn-models/xgboost/tensorboard/"},
+            "DebugHookConfig": {"S3OutputPath": "s3://elsewhere/debug/"},
+        },
+    )
+    warnings = assertions.Annotations.from_stack(stack).find_warning(
+        "*", assertions.Match.string_like_regexp("overrides")
+    )
+    texts = " ".join(str(w.entry.data) for w in warnings)
+    assert "DebugHookConfig.S3OutputPath" in texts
+    assert "TensorBoardOutputConfig" not in texts
