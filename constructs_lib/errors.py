@@ -35,9 +35,6 @@ class Problems:
     def __bool__(self) -> bool:
         return bool(self._items)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._items)
-
     def raise_if_any(self, where: str | Any) -> None:
         """Raises for the problems found so far; ``where`` is a construct path or a construct."""
         if self._items:

@@ -17,6 +17,9 @@ from .stack_singleton import of_stack
 
 _ID = "SageMakerTrainingJobProvider"
 HANDLER_TIMEOUT = Duration.minutes(15)
+# How long CloudFormation waits for an answer: the handler always answers well within its own
+# timeout, so a lost answer must not hang the stack for CloudFormation's default hour.
+SERVICE_TIMEOUT = Duration.minutes(20)
 
 
 def handler_code_path() -> Path:

@@ -26,7 +26,7 @@ from .instance_types import has_local_nvme_storage
 from .memo import per_object
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
-from .provider import HANDLER_TIMEOUT, TrainingJobProvider
+from .provider import SERVICE_TIMEOUT, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
@@ -312,9 +312,7 @@ class TrainingJob(Construct):
             service_token=self._provider.service_token,
             resource_type=RESOURCE_TYPE,
             properties=properties,
-            # The handler always answers well within its own timeout; do not let a lost
-            # answer hang the stack for CloudFormation's default hour.
-            service_timeout=_service_timeout(),
+            service_timeout=SERVICE_TIMEOUT,
         )
         # The job must not start before its role's policies and its security group rules
         # exist (the role and groups themselves are already referenced by the request).
@@ -399,11 +397,11 @@ class TrainingJob(Construct):
 
     def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key."""
-        key = f"{self.output.key_prefix}{self.training_job_name}/output/model.tar.gz"
-        if self.output.key_prefix and not self.output.key_prefix.endswith("/"):
-            key = f"{self.output.key_prefix}/{self.training_job_name}/output/model.tar.gz"
+        artifacts = self.output.child(f"{self.training_job_name}/output/model.tar.gz")
         grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=["s3:GetObject"], resource_arns=[f"{self.output.bucket_arn(self)}/{key}"]
+            grantee=grantee,
+            actions=["s3:GetObject"],
+            resource_arns=[f"{artifacts.bucket_arn(self._stack)}/{artifacts.key_prefix}"],
         )
         if self.output_kms_key is not None:
             self.output_kms_key.grant(grantee, "kms:Decrypt")
@@ -461,10 +459,6 @@ class TrainingJob(Construct):
             description="SageMaker training job: no ingress from outside the job",
             allow_all_outbound=True,
         )
-
-
-def _service_timeout() -> Duration:
-    return per_object(HANDLER_TIMEOUT, "service timeout", lambda: HANDLER_TIMEOUT.plus(Duration.minutes(5)))
 
 
 def _group_id(group: ec2.ISecurityGroup) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 
 from tests.conftest import load_handler
 
@@ -155,6 +155,3 @@ class Run:
         self.stub.assert_no_pending_responses()
         assert len(self.sent) == 1, self.sent
         return self.sent[-1][1]
-
-
-__all__ = ["ANY", "Stubber"]

@@ -15,7 +15,6 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
 from tests.handler_support import (
-    ANY,
     PREFIX,
     REQUEST,
     Context,
@@ -591,6 +590,3 @@ def test_default_put_targets_the_response_url_with_an_empty_content_type(monkeyp
     handler._default_put("https://example.invalid/response", b"{}")
     assert seen["method"] == "PUT"
     assert seen["headers"]["Content-type"] == ""
-
-
-_ = ANY

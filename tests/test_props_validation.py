@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
@@ -128,9 +127,6 @@ def test_nvme_instance_gets_no_default_volume_key() -> None:
 def test_valid_fixed_name_and_tokens_are_accepted() -> None:
     job = _build(training_job_name="nightly-retrain-1")
     assert job.fixed_training_job_name == "nightly-retrain-1"
-
-
-Factory = Callable[[cdk.Stack], Any]
 
 
 def test_file_system_channel_needs_a_network_and_renders_its_source() -> None:

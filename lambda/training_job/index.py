@@ -29,7 +29,6 @@ TAG_RESOURCE = "sagemaker-cdk:logical-id"
 TAG_REQUEST = "sagemaker-cdk:request-id"
 TAG_SPEC = "sagemaker-cdk:spec"
 TAG_GATE = "sagemaker-cdk:gate"
-IDENTITY_TAGS = (TAG_STACK, TAG_RESOURCE, TAG_REQUEST, TAG_SPEC, TAG_GATE)
 STATE_CHANGE = "SageMaker Training Job State Change"
 GATE_TYPE = "Custom::SageMakerTrainingJobGate"
 NOT_CREATED = "not-created:"
