@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -67,12 +66,10 @@ def expect_create(run: Run, evt: dict[str, Any], name: str, request: dict[str, A
 # ----- Create ----------------------------------------------------------------------------
 
 
-def test_create_ok_returns_the_job_name_arn_and_artifacts(clock: FakeClock) -> None:
+def test_create_ok_is_one_call_and_returns_the_job_name_arn_and_artifacts(clock: FakeClock) -> None:
     run, evt = Run(), event("Create")
     name = name_for(evt)
-    run.stub.add_client_error("describe_training_job", **not_found(name))
-    expect_create(run, evt, name)
-    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    expect_create(run, evt, name)  # the only SageMaker call: the answer comes from the request and the ARN
     body = run(evt)
     assert_contract(body, evt)
     assert body["Status"] == "SUCCESS"
@@ -94,8 +91,10 @@ def test_generated_names_are_valid_stable_per_request_and_new_per_deployment() -
 
 
 def test_create_retried_with_the_same_request_finds_its_own_job(clock: FakeClock) -> None:
+    """A retried event sends CreateTrainingJob again: the taken name leads to its own job."""
     run, evt = Run(), event("Create")
     name = name_for(evt)
+    run.stub.add_client_error("create_training_job", "ResourceInUse", "Training job name in use")
     run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
     run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(name)})
     body = run(evt)
@@ -103,20 +102,37 @@ def test_create_retried_with_the_same_request_finds_its_own_job(clock: FakeClock
     assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
 
 
-def test_create_resource_in_use_by_our_own_job_is_accepted(clock: FakeClock) -> None:
+def test_create_resource_in_use_then_lagging_reads_is_lag_not_absence(clock: FakeClock) -> None:
+    """ResourceInUse proves the job exists: "not found" from Describe and ListTags is waited out."""
     run, evt = Run(), event("Create")
     name = name_for(evt)
-    run.stub.add_client_error("describe_training_job", **not_found(name))
     run.stub.add_client_error("create_training_job", "ResourceInUse", "Training job name in use")
+    for _ in range(3):
+        run.stub.add_client_error("describe_training_job", **not_found(name))
     run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_client_error("list_tags", **not_found(arn_of(name)))
     run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(name)})
     body = run(evt)
     assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+    assert len(clock.slept) == 4
+
+
+def test_create_name_taken_reported_as_a_validation_error_is_adopted_too(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    run.stub.add_client_error(
+        "create_training_job",
+        "ValidationException",
+        "Training job names must be unique within an AWS account and region, and a training job with this name "
+        "already exists",
+    )
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(name)})
+    assert run(evt)["Status"] == "SUCCESS"
 
 
 def test_create_resource_in_use_by_a_foreign_job_fails_clearly(clock: FakeClock) -> None:
     run, evt = Run(), event("Create", properties=props(TrainingJobName="nightly"))
-    run.stub.add_client_error("describe_training_job", **not_found("nightly"))
     run.stub.add_client_error("create_training_job", "ResourceInUse", "Training job name in use")
     run.stub.add_response("describe_training_job", description("nightly"), {"TrainingJobName": "nightly"})
     run.stub.add_response(
@@ -133,7 +149,6 @@ def test_create_resource_in_use_by_a_foreign_job_fails_clearly(clock: FakeClock)
 def test_create_retries_while_the_new_role_propagates_then_succeeds(clock: FakeClock) -> None:
     run, evt = Run(), event("Create")
     name = name_for(evt)
-    run.stub.add_client_error("describe_training_job", **not_found(name))
     for _ in range(2):
         run.stub.add_client_error(
             "create_training_job",
@@ -141,7 +156,6 @@ def test_create_retries_while_the_new_role_propagates_then_succeeds(clock: FakeC
             f"Could not assume role {REQUEST['RoleArn']}. Please ensure that the role exists",
         )
     expect_create(run, evt, name)
-    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
     body = run(evt)
     assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
     assert clock.slept == [2.0, 4.0]
@@ -150,7 +164,6 @@ def test_create_retries_while_the_new_role_propagates_then_succeeds(clock: FakeC
 def test_create_fails_with_sagemakers_message_when_iam_never_propagates(clock: FakeClock) -> None:
     run, evt = Run(), event("Create")
     name = name_for(evt)
-    run.stub.add_client_error("describe_training_job", **not_found(name))
     message = "Access denied for repository: trainer in registry ID: 111111111111"
     for _ in range(9):
         run.stub.add_client_error("create_training_job", "ValidationException", message)
@@ -164,8 +177,6 @@ def test_create_fails_with_sagemakers_message_when_iam_never_propagates(clock: F
 
 def test_create_other_validation_errors_fail_at_once(clock: FakeClock) -> None:
     run, evt = Run(), event("Create")
-    name = name_for(evt)
-    run.stub.add_client_error("describe_training_job", **not_found(name))
     run.stub.add_client_error("create_training_job", "ValidationException", "Instance type not supported")
     body = run(evt)
     assert body["Status"] == "FAILED" and "Instance type not supported" in body["Reason"]
@@ -177,7 +188,6 @@ def test_deploy_time_values_are_validated_before_the_api_is_called(clock: FakeCl
     bad = copy.deepcopy(REQUEST)
     bad["ResourceConfig"]["InstanceCount"] = "two"
     run, evt = Run(), event("Create", properties=props(bad))
-    run.stub.add_client_error("describe_training_job", **not_found(name_for(evt)))
     run.stub.add_response("create_training_job", {"TrainingJobArn": "never-sent"})
     with run.stub:
         handler.handler(evt, Context(), client=run.client, put=run.put)
@@ -189,16 +199,16 @@ def test_deploy_time_values_are_validated_before_the_api_is_called(clock: FakeCl
     assert "InstanceCount" in body["Reason"]
 
 
-def test_client_uses_standard_retries_with_explicit_limits_and_timeouts() -> None:
+def test_client_leaves_retries_to_the_handler_and_bounds_each_call() -> None:
     client = handler.make_client()
     config = client.meta.config
-    assert config.retries == {"mode": "standard", "total_max_attempts": 9}
-    assert (config.connect_timeout, config.read_timeout) == (10, 60)
+    assert config.retries == {"mode": "standard", "total_max_attempts": 1}
+    assert (config.connect_timeout, config.read_timeout) == (5, 20)
+    assert config.connect_timeout + config.read_timeout <= handler.CALL_SECONDS
 
 
-def test_create_rides_out_throttling_through_botocore_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real botocore retry logic; HTTP answered in-process, nothing leaves the machine."""
-    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda self, ctx: 0)
+def test_create_rides_out_throttling_with_a_real_client(clock: FakeClock) -> None:
+    """A real botocore client; HTTP answered in-process, nothing leaves the machine."""
     client = handler.make_client()
     evt = event("Create")
     name = name_for(evt)
@@ -223,8 +233,9 @@ def test_create_rides_out_throttling_through_botocore_retries(monkeypatch: pytes
     client.meta.events.register("before-send.sagemaker", answer)
     sent: list[dict[str, Any]] = []
     handler.handler(evt, Context(), client=client, put=lambda url, body: sent.append(json.loads(body)))
-    assert calls.count("CreateTrainingJob") == 3
+    assert calls == ["CreateTrainingJob"] * 3
     assert sent[0]["Status"] == "SUCCESS"
+    assert len(clock.slept) == 2
 
 
 class _Raw:
@@ -398,9 +409,7 @@ def test_update_of_an_immutable_field_starts_a_new_job(clock: FakeClock) -> None
         "list_training_jobs", {"TrainingJobSummaries": [_summary(old_name, "InProgress")]}, {"NameContains": PREFIX}
     )
     run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(old_name)})
-    run.stub.add_client_error("describe_training_job", **not_found(name))
     expect_create(run, evt, name, new_request)
-    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
     body = run(evt)
     assert_contract(body, evt)
     assert body["Status"] == "SUCCESS"
@@ -510,7 +519,7 @@ def test_an_event_without_response_url_is_logged_and_ignored(capsys: pytest.Capt
 
 
 class _Crashing:
-    def describe_training_job(self, **kwargs: Any) -> Any:
+    def create_training_job(self, **kwargs: Any) -> Any:
         raise KeyError("boom")
 
 
@@ -523,32 +532,22 @@ def test_handler_crash_still_answers_failed() -> None:
     assert_contract(sent[0], evt)
 
 
-class _Hanging:
-    def __init__(self) -> None:
-        self.release = threading.Event()
-
-    def describe_training_job(self, **kwargs: Any) -> Any:
-        self.release.wait(30)
-        raise RuntimeError("released")
+class _NoCallExpected:
+    def __getattr__(self, operation: str) -> Any:
+        pytest.fail(f"{operation} was called with no time left to finish it")
 
 
-def test_approaching_timeout_answers_failed_before_lambda_dies() -> None:
-    evt, client = event("Create"), _Hanging()
+def test_too_little_time_left_answers_failed_without_starting_anything() -> None:
+    evt = event("Create")
     sent: list[dict[str, Any]] = []
-    answered = threading.Event()
-
-    def put(url: str, body: bytes) -> None:
-        sent.append(json.loads(body))
-        answered.set()
-        client.release.set()
-
-    # 10.05 s left: the guard fires 10 s before the end, i.e. at once.
-    handler.handler(evt, Context(remaining_ms=10_050), client=client, put=put)
-    assert answered.is_set()
+    # 10.05 s left: less than one call's bound before the answer is due.
+    handler.handler(
+        evt, Context(remaining_ms=10_050), client=_NoCallExpected(), put=lambda u, b: sent.append(json.loads(b))
+    )
     assert len(sent) == 1
     assert sent[0]["Status"] == "FAILED"
     assert "ran out of time" in sent[0]["Reason"]
-    assert sent[0]["PhysicalResourceId"].startswith(handler.NOT_CREATED)
+    assert sent[0]["PhysicalResourceId"] == handler.NOT_CREATED + name_for(evt)
 
 
 def test_oversized_reason_is_truncated_to_the_4096_byte_limit() -> None:
@@ -561,10 +560,7 @@ def test_oversized_reason_is_truncated_to_the_4096_byte_limit() -> None:
 
 def test_logs_are_json_lines_without_the_response_url(capsys: pytest.CaptureFixture[str], clock: FakeClock) -> None:
     run, evt = Run(), event("Create")
-    name = name_for(evt)
-    run.stub.add_client_error("describe_training_job", **not_found(name))
-    expect_create(run, evt, name)
-    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    expect_create(run, evt, name_for(evt))
     run(evt)
     out = capsys.readouterr().out
     lines = [json.loads(line) for line in out.splitlines()]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import threading
 import time
@@ -21,7 +22,8 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.exceptions import ClientError, ParamValidationError
+from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 SCHEMA_VERSION = "1"
 TAG_STACK = "sagemaker-cdk:stack-id"
@@ -32,6 +34,8 @@ TAG_GATE = "sagemaker-cdk:gate"
 STATE_CHANGE = "SageMaker Training Job State Change"
 GATE_TYPE = "Custom::SageMakerTrainingJobGate"
 NOT_CREATED = "not-created:"
+# A failed Create whose CreateTrainingJob may still have reached SageMaker: its Delete looks harder.
+UNCONFIRMED = "unconfirmed:"
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 REUSABLE = frozenset({"InProgress", "Completed"})
 # Members UpdateTrainingJob changes in place; every other change needs a new job.
@@ -39,9 +43,34 @@ IN_PLACE = (("ProfilerConfig",), ("RemoteDebugConfig",), ("ResourceConfig", "Kee
 # CreateTrainingJob errors seen while a new role's permissions are still propagating.
 IAM_NOT_READY = re.compile(r"could not assume role|access denied|accessdenied|not authorized to perform", re.IGNORECASE)
 IAM_RETRY_SECONDS = 120.0
+# CreateTrainingJob rejects a taken name with ResourceInUse (older answers: a ValidationException).
+NAME_TAKEN = re.compile(r"must be unique|already exists", re.IGNORECASE)
 RESPONSE_LIMIT = 4096
 TIMEOUT_MARGIN_SECONDS = 10.0
 POLL_SECONDS = 10.0
+# The handler retries calls itself, for as long as its time allows: botocore's fixed attempts
+# (about 90 s of backoff) run out long before a large stack's burst of Creates has been served.
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 20
+# The longest one call may take; no CreateTrainingJob starts unless it can end before the answer.
+CALL_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS + 5.0
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 10.0
+# How long a Delete looks for the job of an unconfirmed Create (SageMaker's reads lag its writes).
+LAG_SECONDS = 120.0
+THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
+SERVER_FAULTS = frozenset({"InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable"})
 
 Client = Any
 Put = Callable[[str, bytes], None]
@@ -57,12 +86,74 @@ def log(**fields: Any) -> None:
 
 
 def make_client(service: str = "sagemaker") -> Client:
+    """One attempt per call: ``call`` retries with the invocation's whole time budget."""
     config = Config(
-        retries={"mode": "standard", "max_attempts": 8},
-        connect_timeout=10,
-        read_timeout=60,
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
     )
     return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+# ----- transient faults ------------------------------------------------------------------
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def transient(error: BaseException) -> bool:
+    """Throttling, server faults and connection faults: the same call may succeed later."""
+    if isinstance(error, HTTPClientError | BotoConnectionError):
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        return code in THROTTLED or code in SERVER_FAULTS or _status(error) >= 500 or _status(error) == 429
+    return False
+
+
+def ambiguous(error: BaseException) -> bool:
+    """A fault after which the request may have been carried out (its answer was lost)."""
+    if isinstance(error, HTTPClientError):  # sent; the connection broke or timed out before the answer
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        return code not in THROTTLED and (code in SERVER_FAULTS or _status(error) >= 500)
+    return False
+
+
+def backoff(attempt: int) -> float:
+    """Full jitter: spreads the retries of many concurrent handlers over the throttle's window."""
+    return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
+
+
+def _error_text(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return f"{error.response['Error'].get('Code', '')}: {error.response['Error'].get('Message', '')}"
+    return f"{type(error).__name__}: {error}"
+
+
+def call(operation: Callable[..., Any], deadline: float, **params: Any) -> Any:
+    """One API call, retried on transient faults with jittered backoff until ``deadline``."""
+    attempt = 0
+    while True:
+        try:
+            return operation(**params)
+        except Exception as error:
+            if not transient(error):
+                raise
+            delay = backoff(attempt)
+            if time.monotonic() + delay + CALL_SECONDS > deadline:
+                raise
+            attempt += 1
+            log(
+                action="retry",
+                operation=getattr(operation, "__name__", "?"),
+                error=_error_text(error)[:200],
+                attempt=attempt,
+                delay=round(delay, 2),
+            )
+            time.sleep(delay)
 
 
 # ----- properties --------------------------------------------------------------------
@@ -185,45 +276,69 @@ def issued_by_us(physical_id: str, props: Props | None) -> bool:
     return re.fullmatch(re.escape(props.name_prefix) + r"-[0-9a-f]{8}", physical_id) is not None
 
 
-def describe(sm: Client, name: str) -> dict[str, Any] | None:
+def describe(sm: Client, name: str, deadline: float) -> dict[str, Any] | None:
     """DescribeTrainingJob, or None when the job does not exist (a ValidationException)."""
     try:
-        return sm.describe_training_job(TrainingJobName=name)  # type: ignore[no-any-return]
+        return call(sm.describe_training_job, deadline, TrainingJobName=name)  # type: ignore[no-any-return]
     except ClientError as error:
-        code = error.response["Error"]["Code"]
-        if code in ("ValidationException", "ResourceNotFound") and _not_found(error):
+        if _not_found(error):
             return None
         raise
 
 
 def _not_found(error: ClientError) -> bool:
+    code = error.response["Error"].get("Code", "")
     message = error.response["Error"].get("Message", "").lower()
-    return any(text in message for text in ("not found", "could not find", "does not exist"))
+    return code in ("ValidationException", "ResourceNotFound") and any(
+        text in message for text in ("not found", "could not find", "does not exist")
+    )
 
 
-def tags_of(sm: Client, arn: str) -> dict[str, str]:
+def tags_of(sm: Client, arn: str, deadline: float) -> dict[str, str]:
     tags: dict[str, str] = {}
     token: str | None = None
     while True:
-        page = sm.list_tags(ResourceArn=arn, **({"NextToken": token} if token else {}))
+        page = call(sm.list_tags, deadline, ResourceArn=arn, **({"NextToken": token} if token else {}))
         tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
         token = page.get("NextToken")
         if not token:
             return tags
 
 
+def await_visible(read: Callable[[], Any], deadline: float) -> Any:
+    """``read()`` until it stops saying "not found" (SageMaker's reads lag its writes), or None."""
+    attempt = 0
+    while True:
+        try:
+            found = read()
+        except ClientError as error:
+            if not _not_found(error):
+                raise
+            found = None
+        if found is not None:
+            return found
+        delay = backoff(attempt) + 0.5
+        if time.monotonic() + delay + CALL_SECONDS > deadline:
+            return None
+        attempt += 1
+        log(action="waiting-for-job-to-be-readable", attempt=attempt, delay=round(delay, 2))
+        time.sleep(delay)
+
+
 def belongs_to_resource(tags: Mapping[str, str], event: Mapping[str, Any]) -> bool:
     return bool(tags.get(TAG_STACK) == event["StackId"] and tags.get(TAG_RESOURCE) == event["LogicalResourceId"])
 
 
-def jobs_of_resource(sm: Client, props: Props, event: Mapping[str, Any], **filters: Any) -> list[dict[str, Any]]:
+def jobs_of_resource(
+    sm: Client, props: Props, event: Mapping[str, Any], deadline: float, **filters: Any
+) -> list[dict[str, Any]]:
     """Jobs carrying this resource's identity tags, newest first."""
     found: list[dict[str, Any]] = []
     paginator = sm.get_paginator("list_training_jobs")
     pages = paginator.paginate(NameContains=props.fixed_name or props.name_prefix, **filters)
     for page in pages:
         for summary in page.get("TrainingJobSummaries", []):
-            tags = tags_of(sm, summary["TrainingJobArn"])
+            tags = tags_of(sm, summary["TrainingJobArn"], deadline)
             if belongs_to_resource(tags, event):
                 found.append({**summary, "Tags": tags})
     return found
@@ -245,11 +360,19 @@ def result(job: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
 # ----- lifecycle -------------------------------------------------------------------------
 
 
-def on_create(sm: Client, event: Mapping[str, Any], props: Props, deadline: float) -> tuple[str, dict[str, str]]:
+class TooLate(HandlerError):
+    """The answer has gone out: nothing may start any more."""
+
+
+def on_create(
+    sm: Client, event: Mapping[str, Any], props: Props, deadline: float, responder: Responder
+) -> tuple[str, dict[str, str]]:
+    """One CreateTrainingJob when all goes well; its answer and the request make the result.
+
+    A taken name is how a retried event (or a retried call whose answer was lost) finds the
+    job it already started: the job is then adopted if it carries this request's identity.
+    """
     name = job_name(props, event)
-    existing = describe(sm, name)
-    if existing is not None:
-        return _accept_existing(sm, existing, event, props)
     request = dict(props.request)
     request["TrainingJobName"] = name
     identity = {
@@ -262,42 +385,67 @@ def on_create(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
         identity[TAG_GATE] = props.gate_id
     request["Tags"] = [*request.get("Tags", []), *({"Key": k, "Value": v} for k, v in identity.items())]
     iam_deadline = min(deadline, time.monotonic() + IAM_RETRY_SECONDS)
-    delay = 2.0
+    iam_delay, attempt = 2.0, 0
     while True:
         try:
-            sm.create_training_job(**request)
-            log(event=event["RequestType"], job=name, action="created")
-            break
+            response = responder.create(sm, request, name, deadline)
+        except TooLate:
+            raise
         except ClientError as error:
             code = error.response["Error"]["Code"]
             message = error.response["Error"].get("Message", "")
-            if code == "ResourceInUse":
-                found = describe(sm, name)
-                if found is None:
-                    raise
-                return _accept_existing(sm, found, event, props)
+            if code == "ResourceInUse" or (code == "ValidationException" and NAME_TAKEN.search(message)):
+                return adopt(sm, name, event, props, deadline, responder)
             if code == "ValidationException" and IAM_NOT_READY.search(message):
-                if time.monotonic() + delay > iam_deadline:
+                if time.monotonic() + iam_delay > iam_deadline:
                     raise HandlerError(
                         f"CreateTrainingJob kept failing for {IAM_RETRY_SECONDS:.0f} s while IAM "
                         f"permissions propagated; SageMaker said: {message}"
                     ) from None
-                log(event=event["RequestType"], job=name, action="retry-iam-propagation", delay=delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 20.0)
+                log(event=event["RequestType"], job=name, action="retry-iam-propagation", delay=iam_delay)
+                time.sleep(iam_delay)
+                iam_delay = min(iam_delay * 2, 20.0)
                 continue
-            raise
-    job = describe(sm, name)
-    if job is None:
-        raise HandlerError(f"training job {name} was created but cannot be described")
-    return result(job)
+            if not transient(error):
+                raise
+            last: BaseException = error
+        except (HTTPClientError, BotoConnectionError) as error:
+            last = error
+        else:
+            log(event=event["RequestType"], job=name, action="created")
+            return result({**request, "TrainingJobArn": response["TrainingJobArn"], "TrainingJobStatus": "InProgress"})
+        # Throttled, or the answer was lost: the next attempt creates the job, or finds it by its name.
+        delay = backoff(attempt)
+        if time.monotonic() + delay + CALL_SECONDS > deadline:
+            raise HandlerError(
+                f"CreateTrainingJob for {name} did not succeed in the time the handler has "
+                f"({attempt + 1} attempts); last error: {_error_text(last)}"
+            )
+        attempt += 1
+        log(
+            event=event["RequestType"],
+            job=name,
+            action="retry-create",
+            attempt=attempt,
+            error=_error_text(last)[:200],
+            delay=round(delay, 2),
+        )
+        time.sleep(delay)
 
 
-def _accept_existing(
-    sm: Client, job: Mapping[str, Any], event: Mapping[str, Any], props: Props
+def adopt(
+    sm: Client, name: str, event: Mapping[str, Any], props: Props, deadline: float, responder: Responder
 ) -> tuple[str, dict[str, str]]:
-    """A job with our name exists: ours if it carries this request's identity tags."""
-    tags = tags_of(sm, job["TrainingJobArn"])
+    """The name is taken: by this request's own job (an earlier attempt) or by another one.
+
+    CreateTrainingJob has just said the job exists, so "not found" from a read is lag.
+    """
+    job = await_visible(lambda: describe(sm, name, deadline), deadline)
+    if job is None:
+        raise HandlerError(f"training job {name} exists but could not be read in the time the handler has")
+    tags = await_visible(lambda: tags_of(sm, job["TrainingJobArn"], deadline), deadline)
+    if tags is None:
+        raise HandlerError(f"the tags of training job {name} could not be read in the time the handler has")
     if belongs_to_resource(tags, event) and tags.get(TAG_REQUEST) == event["RequestId"]:
         log(
             event=event["RequestType"],
@@ -306,6 +454,7 @@ def _accept_existing(
             status=job.get("TrainingJobStatus"),
         )
         return result(job)
+    responder.unconfirmed = None  # the name is another job's: none of this request's attempts created one
     raise HandlerError(
         f"training job name {job['TrainingJobName']} is already used by a job this resource did not "
         "create in this request"
@@ -313,15 +462,17 @@ def _accept_existing(
     )
 
 
-def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: float) -> tuple[str, dict[str, str]]:
+def on_update(
+    sm: Client, event: Mapping[str, Any], props: Props, deadline: float, responder: Responder
+) -> tuple[str, dict[str, str]]:
     physical = str(event["PhysicalResourceId"])
     old = _props_or_none(event.get("OldResourceProperties"))
     if old is None or not issued_by_us(physical, old) or old.immutable() != props.immutable():
         # A new job, unless a running or completed job of this resource already has this spec
         # (the rollback Update after a failed replacement finds the original job this way).
-        for job in jobs_of_resource(sm, props, event):
+        for job in jobs_of_resource(sm, props, event, deadline):
             if job["Tags"].get(TAG_SPEC) == props.spec_hash() and job["TrainingJobStatus"] in REUSABLE:
-                found = describe(sm, job["TrainingJobName"])
+                found = describe(sm, job["TrainingJobName"], deadline)
                 if found is not None:
                     log(
                         event="Update",
@@ -335,9 +486,9 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
                 f"the job changed but its fixed name {props.fixed_name} is taken by the current job; "
                 "change training_job_name (or remove it to generate names) to start a new job"
             )
-        return on_create(sm, event, props, deadline)
+        return on_create(sm, event, props, deadline, responder)
 
-    current = describe(sm, physical)
+    current = describe(sm, physical, deadline)
     if current is None:
         raise HandlerError(f"training job {physical} no longer exists; change the job to start a new one")
     arn = current["TrainingJobArn"]
@@ -345,11 +496,11 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
     added = [{"Key": k, "Value": v} for k, v in new_tags.items() if old_tags.get(k) != v]
     removed = [k for k in old_tags if k not in new_tags]
     if added:
-        sm.add_tags(ResourceArn=arn, Tags=added)
+        call(sm.add_tags, deadline, ResourceArn=arn, Tags=added)
     if removed:
-        sm.delete_tags(ResourceArn=arn, TagKeys=removed)
+        call(sm.delete_tags, deadline, ResourceArn=arn, TagKeys=removed)
     if props.gate_id and props.gate_id != old.gate_id:  # a completion gate was added
-        sm.add_tags(ResourceArn=arn, Tags=[{"Key": TAG_GATE, "Value": props.gate_id}])
+        call(sm.add_tags, deadline, ResourceArn=arn, Tags=[{"Key": TAG_GATE, "Value": props.gate_id}])
     changes = {k: v for k, v in props.in_place().items() if old.in_place().get(k) != v}
     status = current["TrainingJobStatus"]
     if changes and status == "InProgress":
@@ -360,7 +511,7 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
             update["RemoteDebugConfig"] = changes["RemoteDebugConfig"]
         if "ResourceConfig.KeepAlivePeriodInSeconds" in changes:
             update["ResourceConfig"] = {"KeepAlivePeriodInSeconds": changes["ResourceConfig.KeepAlivePeriodInSeconds"]}
-        sm.update_training_job(**update)
+        call(sm.update_training_job, deadline, **update)
     log(
         event="Update",
         job=physical,
@@ -376,16 +527,20 @@ def on_update(sm: Client, event: Mapping[str, Any], props: Props, deadline: floa
 def on_delete(sm: Client, event: Mapping[str, Any], props: Props | None, deadline: float) -> str:
     physical = str(event["PhysicalResourceId"])
     removal = props.removal if props else "stop"
-    if physical.startswith(NOT_CREATED):
-        name = physical[len(NOT_CREATED) :]
-        job = describe(sm, name)
-        if job is None or not belongs_to_resource(tags_of(sm, job["TrainingJobArn"]), event):
+    if physical.startswith((NOT_CREATED, UNCONFIRMED)):
+        name = physical.split(":", 1)[1]
+        if physical.startswith(UNCONFIRMED):  # its CreateTrainingJob may have landed: let the reads catch up
+            lag_deadline = min(deadline, time.monotonic() + LAG_SECONDS)
+            job = await_visible(lambda: describe(sm, name, lag_deadline), lag_deadline)
+        else:
+            job = describe(sm, name, deadline)
+        if job is None or not belongs_to_resource(tags_of(sm, job["TrainingJobArn"], deadline), event):
             log(event="Delete", job=name, action="nothing-was-created")
             return physical
         remove_job(sm, job, removal, deadline)
         return physical
     if issued_by_us(physical, props):
-        job = describe(sm, physical)
+        job = describe(sm, physical, deadline)
         if job is None:
             log(event="Delete", job=physical, action="already-gone")
             return physical
@@ -395,8 +550,8 @@ def on_delete(sm: Client, event: Mapping[str, Any], props: Props | None, deadlin
     if props is None:
         log(event="Delete", job=None, action="unknown-physical-id-without-properties")
         return physical
-    for summary in jobs_of_resource(sm, props, event, StatusEquals="InProgress"):
-        job = describe(sm, summary["TrainingJobName"])
+    for summary in jobs_of_resource(sm, props, event, deadline, StatusEquals="InProgress"):
+        job = describe(sm, summary["TrainingJobName"], deadline)
         if job is not None:
             remove_job(sm, job, removal, deadline)
     log(event="Delete", job=None, action="searched-for-abandoned-jobs", physical_id=physical)
@@ -410,7 +565,7 @@ def remove_job(sm: Client, job: Mapping[str, Any], removal: str, deadline: float
         return
     if status == "InProgress":
         try:
-            sm.stop_training_job(TrainingJobName=name)
+            call(sm.stop_training_job, deadline, TrainingJobName=name)
             log(event="Delete", job=name, action="stopped", status=status)
         except ClientError as error:  # it finished between Describe and Stop
             if error.response["Error"]["Code"] != "ValidationException":
@@ -425,12 +580,12 @@ def remove_job(sm: Client, job: Mapping[str, Any], removal: str, deadline: float
             log(event="Delete", job=name, action="delete-skipped-not-terminal", status=status)
             return
         time.sleep(POLL_SECONDS)
-        current = describe(sm, name)
+        current = describe(sm, name, deadline)
         if current is None:
             return
         status = current["TrainingJobStatus"]
     try:
-        sm.delete_training_job(TrainingJobName=name)
+        call(sm.delete_training_job, deadline, TrainingJobName=name)
         log(event="Delete", job=name, action="deleted", status=status)
     except ClientError as error:
         if error.response["Error"]["Code"] not in ("ValidationException", "ResourceNotFound"):
@@ -476,16 +631,18 @@ def signal_gate(put: Put, handle_url: str, job: Mapping[str, Any]) -> str | None
     return outcome
 
 
-def _tags_of_event(sm: Client, detail: Mapping[str, Any]) -> dict[str, str]:
+def _tags_of_event(sm: Client, detail: Mapping[str, Any], deadline: float) -> dict[str, str]:
     tags = detail.get("Tags")
     if isinstance(tags, dict):
         return {str(k): str(v) for k, v in tags.items()}
     if isinstance(tags, list):
         return {t["Key"]: t["Value"] for t in tags}
-    return tags_of(sm, detail["TrainingJobArn"])
+    return tags_of(sm, detail["TrainingJobArn"], deadline)
 
 
-def on_state_change(event: Mapping[str, Any], sm: Client, cloudformation: Client, put: Put) -> str | None:
+def on_state_change(
+    event: Mapping[str, Any], sm: Client, cloudformation: Client, put: Put, deadline: float
+) -> str | None:
     """An EventBridge "SageMaker Training Job State Change", routed with this job's gate.
 
     Only the job carrying the gate's id releases it: events of other jobs, including the
@@ -499,17 +656,20 @@ def on_state_change(event: Mapping[str, Any], sm: Client, cloudformation: Client
     if status not in TERMINAL:
         log(event="StateChange", job=name, action="ignored-not-finished", status=status)
         return None
-    if _tags_of_event(sm, detail).get(TAG_GATE) != gate["Id"]:
+    if _tags_of_event(sm, detail, deadline).get(TAG_GATE) != gate["Id"]:
         log(event="StateChange", job=name, action="ignored-other-gate", status=status)
         return None
     # The rule carries where the wait handle is, not its presigned URL.
-    handle = cloudformation.describe_stack_resource(
-        StackName=gate["StackId"], LogicalResourceId=gate["HandleLogicalId"]
+    handle = call(
+        cloudformation.describe_stack_resource,
+        deadline,
+        StackName=gate["StackId"],
+        LogicalResourceId=gate["HandleLogicalId"],
     )
     return signal_gate(put, handle["StackResourceDetail"]["PhysicalResourceId"], detail)
 
 
-def on_gate(sm: Client, event: Mapping[str, Any], put: Put) -> tuple[str, dict[str, str]]:
+def on_gate(sm: Client, event: Mapping[str, Any], put: Put, deadline: float) -> tuple[str, dict[str, str]]:
     """``Custom::SageMakerTrainingJobGate``: created after the job; releases the gate at once
     when the job already finished (its state change may have come before the rule was live)."""
     physical = str(event.get("PhysicalResourceId") or f"gate-{event['RequestId']}")
@@ -519,7 +679,7 @@ def on_gate(sm: Client, event: Mapping[str, Any], put: Put) -> tuple[str, dict[s
     name, handle = props.get("TrainingJobName"), props.get("Handle")
     if not isinstance(name, str) or not isinstance(handle, str):
         raise HandlerError("malformed gate properties: TrainingJobName and Handle are required")
-    job = describe(sm, name)
+    job = describe(sm, name, deadline)
     if job is None:
         raise HandlerError(f"training job {name} does not exist, so it cannot complete")
     outcome = signal_gate(put, handle, job)
@@ -545,13 +705,49 @@ def _default_put(url: str, body: bytes) -> None:
 
 
 class Responder:
-    """Sends exactly one response per event."""
+    """Sends exactly one response per event, and guards what may still start.
+
+    CreateTrainingJob is sent under the same lock as the answer: nothing starts once the
+    answer has gone out, and an answer due while a Create is in flight waits for it (a Create
+    starts only when it can end before the answer is due, see ``CALL_SECONDS``).
+    """
 
     def __init__(self, event: Mapping[str, Any], put: Put) -> None:
         self._event = event
         self._put = put
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.sent: dict[str, Any] | None = None
+        self.undelivered: BaseException | None = None
+        # A job this invocation created, answered with even when the deadline answers for it.
+        self.created: tuple[str, dict[str, str]] | None = None
+        # The name of a Create that may have reached SageMaker without being confirmed.
+        self.unconfirmed: str | None = None
+
+    def create(self, sm: Client, request: Mapping[str, Any], name: str, deadline: float) -> dict[str, Any]:
+        """One CreateTrainingJob attempt, unless the answer has gone out or is due too soon."""
+        with self._lock:
+            if self.sent is not None or time.monotonic() + CALL_SECONDS > deadline:
+                raise TooLate(f"the handler ran out of time before CreateTrainingJob for {name} could be sent")
+            try:
+                response: dict[str, Any] = sm.create_training_job(**request)
+            except Exception as error:
+                code = error.response["Error"].get("Code", "") if isinstance(error, ClientError) else ""
+                if ambiguous(error) or code == "ResourceInUse":
+                    self.unconfirmed = name
+                raise
+            self.created = result(
+                {**request, "TrainingJobArn": response["TrainingJobArn"], "TrainingJobStatus": "InProgress"}
+            )
+            return response
+
+    def expire(self, remaining: float, fallback: str) -> None:
+        """The deadline: answer now, with what is known."""
+        with self._lock:
+            if self.created is not None:
+                self.send("SUCCESS", self.created[0], data=self.created[1])
+            else:
+                reason = f"the handler ran out of time ({remaining:.0f} s) before SageMaker answered"
+                self.send("FAILED", fallback, reason)
 
     def send(self, status: str, physical_id: str, reason: str = "", data: Mapping[str, str] | None = None) -> None:
         with self._lock:
@@ -574,15 +770,29 @@ class Responder:
                 encoded = json.dumps(body).encode()
             self.sent = body
             log(action="respond", status=status, physical_id=physical_id, reason=body["Reason"][:500])
-            self._put(str(self._event["ResponseURL"]), encoded)
+            try:
+                self._put(str(self._event["ResponseURL"]), encoded)
+            except Exception as error:  # the invocation fails, so that Lambda retries the event
+                self.undelivered = error
+                log(action="response-undelivered", status=status, error=f"{type(error).__name__}: {error}"[:300])
 
 
-def _fallback_physical_id(event: Mapping[str, Any], props: Props | None) -> str:
+class ResponseNotDelivered(Exception):
+    """The answer could not be delivered: failing the invocation makes Lambda retry the event."""
+
+
+def _fallback_physical_id(event: Mapping[str, Any], props: Props | None, responder: Responder) -> str:
+    if responder.unconfirmed and event.get("RequestType") == "Create":
+        return UNCONFIRMED + responder.unconfirmed
     if event.get("RequestType") == "Create":
         if props is not None and all(k in event for k in ("StackId", "LogicalResourceId", "RequestId")):
             return NOT_CREATED + job_name(props, event)
         return NOT_CREATED + str(event.get("RequestId", "unknown"))
     return str(event.get("PhysicalResourceId") or NOT_CREATED + str(event.get("RequestId", "unknown")))
+
+
+def _remaining_seconds(context: Any) -> float:
+    return context.get_remaining_time_in_millis() / 1000.0 if context is not None else 900.0
 
 
 def handler(
@@ -593,26 +803,30 @@ def handler(
     put: Put | None = None,
     cloudformation: Client | None = None,
 ) -> None:
-    """Lambda entry point. Always answers CloudFormation when the event has a ResponseURL."""
+    """Lambda entry point. Always answers CloudFormation when the event has a ResponseURL.
+
+    Raises only when that answer could not be delivered, so that Lambda retries the event
+    (every path is idempotent) instead of CloudFormation waiting out its timeout.
+    """
+    remaining = _remaining_seconds(context)
+    deadline = time.monotonic() + remaining - 3 * TIMEOUT_MARGIN_SECONDS
     if isinstance(event, Mapping) and event.get("detail-type") == STATE_CHANGE:
         on_state_change(
-            event, client or make_client(), cloudformation or make_client("cloudformation"), put or _default_put
+            event,
+            client or make_client(),
+            cloudformation or make_client("cloudformation"),
+            put or _default_put,
+            deadline,
         )
         return
     if not isinstance(event, Mapping) or not isinstance(event.get("ResponseURL"), str):
         log(action="ignored-malformed-event", reason="no ResponseURL to answer")
         return
     responder = Responder(event, put or _default_put)
-    remaining = context.get_remaining_time_in_millis() / 1000.0 if context is not None else 900.0
-    deadline = time.monotonic() + remaining - 3 * TIMEOUT_MARGIN_SECONDS
     props: Props | None = None
     timer = threading.Timer(
         max(remaining - TIMEOUT_MARGIN_SECONDS, 0.1),
-        lambda: responder.send(
-            "FAILED",
-            _fallback_physical_id(event, props),
-            f"the handler ran out of time ({remaining:.0f} s) before SageMaker answered",
-        ),
+        lambda: responder.expire(remaining, _fallback_physical_id(event, props, responder)),
     )
     timer.daemon = True
     timer.start()
@@ -627,13 +841,13 @@ def handler(
             props = parse_props(event.get("ResourceProperties"))
         sm = client or make_client()
         if event.get("ResourceType") == GATE_TYPE:
-            physical, data = on_gate(sm, event, put or _default_put)
+            physical, data = on_gate(sm, event, put or _default_put, deadline)
         elif request_type == "Create":
-            physical, data = on_create(sm, event, props, deadline)  # type: ignore[arg-type]
+            physical, data = on_create(sm, event, props, deadline, responder)  # type: ignore[arg-type]
         elif request_type == "Update":
             if not isinstance(event.get("PhysicalResourceId"), str):
                 raise HandlerError("malformed event: PhysicalResourceId missing")
-            physical, data = on_update(sm, event, props, deadline)  # type: ignore[arg-type]
+            physical, data = on_update(sm, event, props, deadline, responder)  # type: ignore[arg-type]
         elif request_type == "Delete":
             if not isinstance(event.get("PhysicalResourceId"), str):
                 raise HandlerError("malformed event: PhysicalResourceId missing")
@@ -643,7 +857,7 @@ def handler(
         responder.send("SUCCESS", physical, data=data)
     except Exception as error:  # always answer, whatever went wrong
         if isinstance(error, ClientError):
-            reason = f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}"
+            reason = _error_text(error)
         elif isinstance(error, HandlerError):
             reason = str(error)
         elif isinstance(error, ParamValidationError):
@@ -652,6 +866,10 @@ def handler(
         else:
             reason = f"internal error ({type(error).__name__}: {error})"
         log(action="failed", event=event.get("RequestType"), reason=reason[:1000])
-        responder.send("FAILED", _fallback_physical_id(event, props), reason)
+        responder.send("FAILED", _fallback_physical_id(event, props, responder), reason)
     finally:
         timer.cancel()
+    if responder.undelivered is not None:
+        raise ResponseNotDelivered(
+            f"the answer to CloudFormation could not be delivered: {responder.undelivered}"
+        ) from responder.undelivered
