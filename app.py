@@ -16,7 +16,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from constructs_lib import TrainingImage, TrainingJob
+from constructs_lib import TrainingImage, TrainingJob, sagemaker_service_role
 from constructs_lib.nag import acknowledge_wildcard
 
 
@@ -52,12 +52,7 @@ class TrainAndServeStack(cdk.Stack):
             max_runtime=cdk.Duration.hours(2),
             wait_for_completion=cdk.Duration.hours(3),
         )
-        model_role = iam.Role(
-            self,
-            "ModelRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="Serves the model trained by the Train job",
-        )
+        model_role = sagemaker_service_role(self, "ModelRole", description="Serves the model trained by the Train job")
         job.grant_read_model_artifacts(model_role)
         repository.grant_pull(model_role)
         endpoint_logs = self.format_arn(

@@ -12,6 +12,7 @@ from .channel import (
     S3DataType,
 )
 from .errors import TrainingJobValidationError
+from .execution_role import sagemaker_service_role
 from .image import TrainingImage
 from .provider import TrainingJobProvider
 from .request import OutputCompressionType, hyperparameter_string
@@ -38,4 +39,5 @@ __all__ = [
     "TrainingJobValidationError",
     "TrainingStorage",
     "hyperparameter_string",
+    "sagemaker_service_role",
 ]

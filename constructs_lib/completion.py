@@ -25,10 +25,17 @@ MAX_WAIT = Duration.hours(12)  # CloudFormation's limit for a WaitCondition
 STARTUP_MARGIN = Duration.minutes(30)  # provisioning, image pull, data download, upload
 
 
-def job_state_pattern(job_name_prefix: str | None, fixed_name: str | None) -> events.EventPattern:
-    """State changes of the jobs of one TrainingJob (all its generated names, or its fixed one)."""
+def job_state_pattern(stack: Stack, job_name_prefix: str | None, fixed_name: str | None) -> events.EventPattern:
+    """State changes of the jobs of one TrainingJob (all its generated names, or its fixed one),
+    in the stack's account and region only."""
     name = [fixed_name] if fixed_name else events.Match.prefix(f"{job_name_prefix}-")
-    return events.EventPattern(source=["aws.sagemaker"], detail_type=[STATE_CHANGE], detail={"TrainingJobName": name})
+    return events.EventPattern(
+        source=["aws.sagemaker"],
+        detail_type=[STATE_CHANGE],
+        account=[stack.account],
+        region=[stack.region],
+        detail={"TrainingJobName": name},
+    )
 
 
 class CompletionGate(Construct):
@@ -59,6 +66,8 @@ class CompletionGate(Construct):
             event_pattern=events.EventPattern(
                 source=pattern.source,
                 detail_type=pattern.detail_type,
+                account=pattern.account,
+                region=pattern.region,
                 detail={**(pattern.detail or {}), "TrainingJobStatus": TERMINAL_STATUSES},
             ),
         )

@@ -12,27 +12,52 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .nag import acknowledge_wildcard
-from .policy import allow, arn
+from .policy import allow, allow_s3_encryption, arn
 from .s3_location import S3Location
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
-def create_execution_role(scope: Construct, stack: Stack, *, path: str, job_names: str) -> iam.Role:
-    """A role only SageMaker can assume, for this account's jobs named ``job_names``
-    (a name, or a prefix ending in ``*``)."""
+def sagemaker_service_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    source_arn: str | None = None,
+    path: str | None = None,
+    description: str | None = None,
+) -> iam.Role:
+    """A role only SageMaker can assume, and only on behalf of this account's resources.
+
+    For the roles SageMaker assumes beside a training job (a model's, an endpoint's, a
+    processing job's): the trust policy carries the confused-deputy conditions
+    ``aws:SourceAccount`` (the stack's account) and ``aws:SourceArn`` (``source_arn``, an ARN
+    pattern). Default ``source_arn``: any SageMaker resource of the stack's account and region.
+    """
+    stack = Stack.of(scope)
     return iam.Role(
         scope,
-        "Role",
+        construct_id,
         path=path,
-        description=f"SageMaker execution role of training job {scope.node.path}"[:1000],
+        description=description,
         assumed_by=iam.ServicePrincipal(
             "sagemaker.amazonaws.com",
             conditions={
                 "StringEquals": {"aws:SourceAccount": stack.account},
-                "ArnLike": {"aws:SourceArn": arn(stack, "sagemaker", f"training-job/{job_names}")},
+                "ArnLike": {"aws:SourceArn": source_arn or arn(stack, "sagemaker", "*")},
             },
         ),
+    )
+
+
+def create_execution_role(scope: Construct, stack: Stack, *, path: str, job_names: str) -> iam.Role:
+    """A role only SageMaker can assume, for this account's jobs named ``job_names``
+    (a name, or a prefix ending in ``*``)."""
+    return sagemaker_service_role(
+        scope,
+        "Role",
+        path=path,
+        description=f"SageMaker execution role of training job {scope.node.path}"[:1000],
+        source_arn=arn(stack, "sagemaker", f"training-job/{job_names}"),
     )
 
 
@@ -71,7 +96,7 @@ def grant_job_access(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
         location.grant_read(stack, role)
     access.output.grant_write(stack, role)
     if access.output_kms_key is not None and access.output_kms_key is not access.output.encryption_key:
-        allow(role, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [access.output_kms_key.key_arn])
+        allow_s3_encryption(stack, role, access.output_kms_key.key_arn, write=True)
     if access.checkpoint is not None:
         access.checkpoint.grant_read_write(stack, role)
     if access.volume_kms_key is not None:

@@ -58,3 +58,18 @@ def arn(scope: IConstruct, service: str, resource: str, *, regional: bool = True
     if regional:
         return f"arn:{partition}:{service}:{region}:{account}:{resource}"
     return f"arn:{partition}:{service}::{account if service == 'iam' else ''}:{resource}"
+
+
+def via_s3(scope: IConstruct) -> dict[str, Any]:
+    """The condition that a KMS key is used only by S3 on the principal's behalf (SSE-KMS)."""
+    return {"StringEquals": {"kms:ViaService": f"s3.{_parts(scope)[1]}.amazonaws.com"}}
+
+
+def allow_s3_encryption(scope: IConstruct, principal: iam.IPrincipal, key_arn: str, *, write: bool) -> None:
+    """What reading (Decrypt) or writing (GenerateDataKey, Decrypt for multipart uploads) SSE-KMS
+    objects needs of their key, through S3 only; writing also gets kms:Encrypt, which SageMaker
+    calls itself on the output key (its API reference: a key given by id or alias)."""
+    actions = ["kms:GenerateDataKey", "kms:Decrypt"] if write else ["kms:Decrypt"]
+    allow(principal, actions, [key_arn], conditions=via_s3(scope))
+    if write:
+        allow(principal, ["kms:Encrypt"], [key_arn])

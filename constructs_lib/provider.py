@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import ArnFormat, Duration, IAnyProducer, IResolveContext, Lazy, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from .guardrails import Guardrails
 from .memo import per_object
 from .nag import acknowledge_wildcard
 from .naming import stack_prefix
@@ -31,13 +36,26 @@ def handler_code_path() -> Path:
     raise FileNotFoundError("training job handler source (lambda/training_job/index.py) not found")
 
 
+@jsii.implements(IAnyProducer)
+class _Producer:
+    """A value computed when the template is rendered."""
+
+    def __init__(self, produce: Callable[[], Any]) -> None:
+        self._produce = produce
+
+    def produce(self, context: IResolveContext) -> Any:
+        return self._produce()
+
+
 class TrainingJobProvider(Construct):
     """Lambda function, log group and role shared by all training jobs of a stack.
 
     Its IAM policy has a fixed number of statements whatever the number of jobs:
     SageMaker actions on ``training-job/<stack prefix>-*`` (plus any user-fixed job names),
     ``iam:PassRole`` on roles under this stack's job-role path (plus user-supplied roles),
-    only to ``sagemaker.amazonaws.com``.
+    only to ``sagemaker.amazonaws.com``. ``sagemaker:CreateTrainingJob`` is in a policy of its
+    own whose conditions pin it to what the stack's jobs use (``Guardrails``), and
+    ``sagemaker:DeleteTrainingJob`` is granted only when a job uses ``JobRemovalBehavior.DELETE``.
     """
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
@@ -47,6 +65,10 @@ class TrainingJobProvider(Construct):
         self.job_role_path = f"/sagemaker-training/{self.name_prefix}/"
         self._fixed_job_names: list[str] = []
         self._passed_role_arns: list[str] = []
+        self._guardrails = Guardrails()
+        self._deletes_jobs = False
+        self.log_encryption_key: kms.IKey | None = None
+        self._log_key_chosen = False
 
         self.log_group = logs.LogGroup(
             self,
@@ -62,13 +84,12 @@ class TrainingJobProvider(Construct):
         )
         self.log_group.grant_write(self.role)
         job_arn = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{self.name_prefix}-*")
+        self._job_arns = [job_arn]
         self._jobs_statement = iam.PolicyStatement(
             sid="ManageStackTrainingJobs",
             actions=[
-                "sagemaker:CreateTrainingJob",
                 "sagemaker:DescribeTrainingJob",
                 "sagemaker:StopTrainingJob",
-                "sagemaker:DeleteTrainingJob",
                 "sagemaker:UpdateTrainingJob",
                 "sagemaker:AddTags",
                 "sagemaker:DeleteTags",
@@ -77,6 +98,14 @@ class TrainingJobProvider(Construct):
             resources=[job_arn],
         )
         self.role.add_to_policy(self._jobs_statement)
+        # Rendered at synth, once every job of the stack has registered what it uses.
+        self.start_jobs_policy = iam.CfnPolicy(
+            self,
+            "StartJobsPolicy",
+            policy_name="StartStackTrainingJobs",
+            roles=[self.role.role_name],
+            policy_document=Lazy.uncached_any(_Producer(self._start_jobs_document)),
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="FindAbandonedTrainingJobs",
@@ -103,12 +132,13 @@ class TrainingJobProvider(Construct):
             "sagemaker:ListTrainingJobs supports no resource-level permissions; the handler lists "
             "jobs only to find and stop the jobs of a Create that CloudFormation abandoned.",
         )
-        acknowledge_wildcard(
-            self.role,
-            job_arn,
-            "Job names are generated at deploy time under this stack's prefix; the wildcard "
-            "covers exactly the jobs of this stack.",
-        )
+        for scope in (self.role, self.start_jobs_policy):
+            acknowledge_wildcard(
+                scope,
+                job_arn,
+                "Job names are generated at deploy time under this stack's prefix; the wildcard "
+                "covers exactly the jobs of this stack.",
+            )
         acknowledge_wildcard(
             self.role,
             created_roles,
@@ -132,19 +162,92 @@ class TrainingJobProvider(Construct):
             role=self.role,
             log_group=self.log_group,
             description="Creates, updates and stops SageMaker training jobs for CloudFormation",
+            # Whose events it obeys comes from here, never from an event.
+            environment={"STACK_ID": stack.stack_id, "JOB_NAME_PREFIX": self.name_prefix},
         )
+        self.function.node.add_dependency(self.start_jobs_policy)
 
     @property
     def service_token(self) -> str:
         return per_object(self, "service token", lambda: self.function.function_arn)
 
     def allow_job_name(self, name: str) -> None:
-        """Extends the SageMaker statement to one user-fixed job name."""
+        """Extends the SageMaker statements to one user-fixed job name."""
         if name not in self._fixed_job_names:
             self._fixed_job_names.append(name)
-            self._jobs_statement.add_resources(
-                Stack.of(self).format_arn(service="sagemaker", resource="training-job", resource_name=name)
+            job_arn = Stack.of(self).format_arn(service="sagemaker", resource="training-job", resource_name=name)
+            self._job_arns.append(job_arn)
+            self._jobs_statement.add_resources(job_arn)
+
+    def encrypt_logs(self, key: kms.IKey, *, default: bool = False) -> None:
+        """Encrypts the handler's log group with ``key`` (a customer managed key).
+
+        Adds to the key's policy (when this stack owns the key) what CloudWatch Logs needs:
+        the key's use by ``logs.<region>.amazonaws.com`` for this account's log groups of this
+        region. The stack's training key is used by default when the stack has one; a key
+        given here (``default=False``) takes precedence. Default: no key (CloudWatch Logs'
+        own encryption).
+        """
+        if self._log_key_chosen and default:
+            return
+        self._log_key_chosen = not default
+        self.log_encryption_key = key
+        stack = Stack.of(self)
+        cfn_log_group = self.log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.kms_key_id = key.key_arn
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=[
+                    "kms:Encrypt",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:ReEncryptTo",
+                    "kms:GenerateDataKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                    "kms:DescribeKey",
+                ],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
             )
+        )
+
+    def register_job(self, request: Mapping[str, Any], *, deletes_job: bool) -> None:
+        """Lets the handler start a job like ``request`` (and delete it, when ``deletes_job``)."""
+        self._guardrails.add(request)
+        self._deletes_jobs |= deletes_job
+
+    def _start_jobs_document(self) -> dict[str, Any]:
+        statements: list[dict[str, Any]] = [
+            {
+                "Sid": "StartStackTrainingJobs",
+                "Effect": "Allow",
+                "Action": "sagemaker:CreateTrainingJob",
+                "Resource": list(self._job_arns),
+                "Condition": self._guardrails.conditions(),
+            }
+        ]
+        if self._deletes_jobs:
+            statements.append(
+                {
+                    "Sid": "DeleteStackTrainingJobs",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:DeleteTrainingJob",
+                    "Resource": list(self._job_arns),
+                }
+            )
+        return {"Version": "2012-10-17", "Statement": statements}
 
     def allow_pass_role(self, role: iam.IRole) -> None:
         """Lets the handler pass a user-supplied role (one ARN, however many jobs use it)."""

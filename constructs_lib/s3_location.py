@@ -12,7 +12,7 @@ from constructs import IConstruct
 
 from .errors import TrainingJobValidationError
 from .memo import per_object
-from .policy import allow, arn, principal_of
+from .policy import allow, allow_s3_encryption, arn, principal_of
 
 _S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(?P<key>.*))?$")
 
@@ -91,15 +91,15 @@ class S3Location:
         )
         allow(principal, ["s3:GetObject"], [self.objects_arn(scope)])
         if self.encryption_key is not None:
-            allow(principal, ["kms:Decrypt"], [self.encryption_key.key_arn])
+            allow_s3_encryption(scope, principal, self.encryption_key.key_arn, write=False)
 
     def grant_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
-        """PutObject and AbortMultipartUpload below the prefix; on its key, Encrypt,
-        GenerateDataKey and Decrypt (multipart uploads read their data keys back)."""
+        """PutObject and AbortMultipartUpload below the prefix; on its key, GenerateDataKey and
+        Decrypt through S3 only (multipart uploads read their data keys back), and Encrypt."""
         principal = principal_of(grantee)
         allow(principal, ["s3:PutObject", "s3:AbortMultipartUpload"], [self.objects_arn(scope)])
         if self.encryption_key is not None:
-            allow(principal, ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"], [self.encryption_key.key_arn])
+            allow_s3_encryption(scope, principal, self.encryption_key.key_arn, write=True)
 
     def grant_read_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """Read and write (checkpoints): the union of ``grant_read`` and ``grant_write``."""

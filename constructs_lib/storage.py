@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .provider import TrainingJobProvider
 from .stack_singleton import of_stack
 
 _ID = "SageMakerTrainingStorage"
@@ -58,6 +59,8 @@ class TrainingStorage(Construct):
             server_access_logs_prefix="output/",
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # The stack has a key of its own now: the handler's logs use it too, unless told otherwise.
+        TrainingJobProvider.of(self).encrypt_logs(self.key, default=True)
 
     @staticmethod
     def of(scope: Construct) -> TrainingStorage:

@@ -26,6 +26,7 @@ from .instance_types import has_local_nvme_storage
 from .memo import per_object
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
+from .policy import allow_s3_encryption, principal_of
 from .provider import SERVICE_TIMEOUT, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request
 from .rules import prop_problems, wait_problems
@@ -87,6 +88,7 @@ class TrainingJob(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        allow_all_outbound: bool = True,
         max_runtime: Duration | None = None,
         enable_managed_spot_training: bool = False,
         max_wait: Duration | None = None,
@@ -134,6 +136,12 @@ class TrainingJob(Construct):
         :param vpc_subnets: Default: the VPC's private subnets. Without ``vpc``, a selection
             listing ``subnets`` explicitly (imported subnets) plus ``security_groups`` also works.
         :param security_groups: Default: one created for this job (no ingress from outside).
+        :param allow_all_outbound: whether the security group created for the job allows all
+            outbound traffic. False allows none but to the group itself (multi-instance jobs):
+            add what the job needs with ``job.connections.allow_to(peer, port)``, at least
+            HTTPS to S3 (a gateway endpoint's prefix list), ECR (``ecr.api``, ``ecr.dkr``) and
+            CloudWatch Logs endpoints, unless the job runs with network isolation and reaches
+            nothing itself. Default: true.
         :param max_runtime: Default: 1 day (SageMaker's default).
         :param enable_managed_spot_training: Default: false.
         :param max_wait: required with spot training; at least ``max_runtime``.
@@ -171,6 +179,7 @@ class TrainingJob(Construct):
         self.instance_count = instance_count
         self.removal_behavior = removal_behavior
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else 86400
+        self._allow_all_outbound = allow_all_outbound
 
         problems = Problems()
         prop_problems(
@@ -285,6 +294,7 @@ class TrainingJob(Construct):
         checked = {"TrainingJobName": training_job_name or f"{self.job_name_prefix}-00000000"}
         problems.extend(model_problems({**checked, **self.request}))
         problems.raise_if_any(self)
+        self._provider.register_job(self.request, deletes_job=removal_behavior is JobRemovalBehavior.DELETE)
 
         properties: dict[str, Any] = {
             "SchemaVersion": SCHEMA_VERSION,
@@ -301,7 +311,7 @@ class TrainingJob(Construct):
                 self,
                 "Completion",
                 provider=self._provider,
-                pattern=job_state_pattern(self.job_name_prefix, training_job_name),
+                pattern=job_state_pattern(stack, self.job_name_prefix, training_job_name),
                 gate_id=gate_id,
                 timeout=wait_for_completion,
             )
@@ -389,14 +399,14 @@ class TrainingJob(Construct):
             self,
             construct_id,
             description=description or f"State changes of SageMaker training job {self.node.path}",
-            event_pattern=job_state_pattern(self.job_name_prefix, self.fixed_training_job_name),
+            event_pattern=job_state_pattern(self._stack, self.job_name_prefix, self.fixed_training_job_name),
         )
         if target is not None:
             rule.add_target(target)
         return rule
 
     def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
-        """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key."""
+        """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key (through S3)."""
         artifacts = self.output.child(f"{self.training_job_name}/output/model.tar.gz")
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
@@ -404,7 +414,7 @@ class TrainingJob(Construct):
             resource_arns=[f"{artifacts.bucket_arn(self._stack)}/{artifacts.key_prefix}"],
         )
         if self.output_kms_key is not None:
-            self.output_kms_key.grant(grantee, "kms:Decrypt")
+            allow_s3_encryption(self, principal_of(grantee), self.output_kms_key.key_arn, write=False)
         return grant
 
     @property
@@ -445,9 +455,12 @@ class TrainingJob(Construct):
             subnet_ids = [subnet.subnet_id for subnet in vpc_subnets.subnets]
         if subnet_ids and self.instance_count > 1:
             for group in self.security_groups:
-                group.connections.allow_internally(
-                    ec2.Port.all_traffic(), "Traffic between the instances of a training job"
-                )
+                # Ingress from itself; egress to itself only where outbound is restricted (an
+                # egress rule beside "allow all outbound" is redundant, and CDK warns about it).
+                description = "Traffic between the instances of a training job"
+                group.add_ingress_rule(group, ec2.Port.all_traffic(), description)
+                if not group.allow_all_outbound:
+                    group.add_egress_rule(group, ec2.Port.all_traffic(), description)
         self._security_group_ids = [_group_id(group) for group in self.security_groups]
         return subnet_ids
 
@@ -457,7 +470,7 @@ class TrainingJob(Construct):
             "SecurityGroup",
             vpc=vpc,
             description="SageMaker training job: no ingress from outside the job",
-            allow_all_outbound=True,
+            allow_all_outbound=self._allow_all_outbound,
         )
 
 

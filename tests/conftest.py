@@ -65,3 +65,14 @@ def load_handler() -> ModuleType:
 @pytest.fixture(scope="session")
 def handler_module() -> ModuleType:
     return load_handler()
+
+
+# The handler's configuration, as the provider's function environment sets it.
+HANDLER_STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Training/5b6f0a10-0000-11ef-9d4c-0a1b2c3d4e5f"
+HANDLER_NAME_PREFIX = "training-2327"
+
+
+@pytest.fixture(autouse=True)
+def handler_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STACK_ID", HANDLER_STACK_ID)
+    monkeypatch.setenv("JOB_NAME_PREFIX", HANDLER_NAME_PREFIX)

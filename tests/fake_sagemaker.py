@@ -27,6 +27,7 @@ class Job:
     status: str = "InProgress"
     tags: dict[str, str] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)  # FailureReason, SecondaryStatus, ...
 
     @property
     def name(self) -> str:
@@ -44,8 +45,9 @@ class FakeSageMaker:
         self.fail_next_create: ClientError | None = None
 
     # helpers for tests
-    def finish(self, name: str, status: str = "Completed") -> None:
+    def finish(self, name: str, status: str = "Completed", **details: Any) -> None:
         self.jobs[name].status = status
+        self.jobs[name].details.update(details)
 
     def running(self) -> list[str]:
         return sorted(n for n, j in self.jobs.items() if j.status == "InProgress")
@@ -75,11 +77,15 @@ class FakeSageMaker:
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         self.calls.append("DescribeTrainingJob")
         job = self._job("DescribeTrainingJob", TrainingJobName)
+        output = job.request.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
+        artifacts = {"S3ModelArtifacts": f"{output}/{job.name}/output/model.tar.gz"} if output else {}
         return {
+            **({"ModelArtifacts": artifacts} if artifacts and job.status == "Completed" else {}),
             **{k: v for k, v in job.request.items() if k != "Tags"},
             "TrainingJobArn": job.arn,
             "TrainingJobStatus": job.status,
             "CreationTime": datetime(2026, 11, 27, tzinfo=UTC),
+            **job.details,
         }
 
     def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:

@@ -11,11 +11,15 @@ from typing import Any
 import boto3
 from botocore.stub import Stubber
 
-from tests.conftest import load_handler
+from tests.conftest import HANDLER_NAME_PREFIX, HANDLER_STACK_ID, load_handler
 
-STACK_ID = "arn:aws:cloudformation:us-east-1:111111111111:stack/Training/5b6f0a10-0000-11ef-9d4c-0a1b2c3d4e5f"
+STACK_ID = HANDLER_STACK_ID
 LOGICAL_ID = "Train781835F2"
-PREFIX = "training-2327-a3ff110e"
+PREFIX = f"{HANDLER_NAME_PREFIX}-a3ff110e"
+RESPONSE_URL = (
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/"
+    "arn%3Aaws%3Acloudformation%3Aus-east-1/secret?X-Amz-Signature=abc"
+)
 ACCOUNT = "111111111111"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sagemaker-training/training-2327/TrainRole"
 
@@ -58,7 +62,7 @@ def event(
     body: dict[str, Any] = {
         "RequestType": request_type,
         "ServiceToken": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:Handler",
-        "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/secret?X-Amz-Signature=abc",
+        "ResponseURL": RESPONSE_URL,
         "StackId": STACK_ID,
         "RequestId": request_id or str(uuid.uuid4()),
         "LogicalResourceId": LOGICAL_ID,

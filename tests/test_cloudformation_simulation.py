@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.fake_sagemaker import FakeSageMaker
-from tests.handler_support import LOGICAL_ID, REQUEST, STACK_ID, Context, FakeClock, handler, props
+from tests.handler_support import LOGICAL_ID, REQUEST, RESPONSE_URL, STACK_ID, Context, FakeClock, handler, props
 from tests.test_handler_lifecycle import assert_contract
 
 
@@ -40,7 +40,7 @@ class CloudFormation:
     ) -> dict[str, Any]:
         evt: dict[str, Any] = {
             "RequestType": request_type,
-            "ResponseURL": "https://example.invalid/response",
+            "ResponseURL": RESPONSE_URL,
             "StackId": STACK_ID,
             "RequestId": str(uuid.uuid4()),
             "LogicalResourceId": LOGICAL_ID,

@@ -12,41 +12,53 @@ import pytest
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
+from botocore.exceptions import ClientError
 
 from constructs_lib import TrainingImage, TrainingJob, TrainingJobValidationError
 from tests.fake_sagemaker import FakeSageMaker
-from tests.handler_support import Context, FakeClock, event, handler, props
+from tests.handler_support import STACK_ID, Context, FakeClock, event, handler, props
 from tests.stacks import as_list, grants, only, resources, template, template_of
 from tests.test_cloudformation_simulation import CloudFormation
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "training_job_state_change.json").read_text())
 HANDLE_URL = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/handle?sig=x"
-GATE = {"Id": "gate-1", "StackId": "arn:aws:cloudformation:us-east-1:111111111111:stack/S/1", "HandleLogicalId": "H"}
+GATE = {"Id": "gate-1", "StackId": STACK_ID, "HandleLogicalId": "H"}
 
 
 class _Stack:
     """DescribeStackResource of the stack holding the wait handle."""
 
     def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
-        assert (StackName, LogicalResourceId) == (GATE["StackId"], GATE["HandleLogicalId"])
+        assert (StackName, LogicalResourceId) == (STACK_ID, GATE["HandleLogicalId"])
         return {"StackResourceDetail": {"PhysicalResourceId": HANDLE_URL}}
 
 
-def _routed(status: str, *, name: str = "job-1", gate: str | None = "gate-1", **detail: Any) -> dict[str, Any]:
+def _sagemaker(name: str, status: str, *, gate: str | None = "gate-1", **details: Any) -> FakeSageMaker:
+    """SageMaker holding ``name`` in ``status``, tagged with this stack's identity and ``gate``."""
+    sm = FakeSageMaker()
+    tags = [
+        {"Key": handler.TAG_STACK, "Value": STACK_ID},
+        *([{"Key": handler.TAG_GATE, "Value": gate}] if gate else []),
+    ]
+    sm.create_training_job(TrainingJobName=name, Tags=tags)
+    artifacts = {"S3ModelArtifacts": f"s3://out/jobs/{name}/output/model.tar.gz"}
+    sm.finish(name, status, SecondaryStatus=status, ModelArtifacts=artifacts, **details)
+    return sm
+
+
+def _routed(status: str, *, name: str = "job-1", **detail: Any) -> dict[str, Any]:
     """The event as our rule's input transformer delivers it: detail-type, detail, Gate."""
     body = copy.deepcopy(FIXTURE["detail"])
     body.update(TrainingJobName=name, TrainingJobStatus=status, SecondaryStatus=status, **detail)
-    body["ModelArtifacts"] = {"S3ModelArtifacts": f"s3://out/jobs/{name}/output/model.tar.gz"}
-    body["Tags"] = {handler.TAG_GATE: gate} if gate else {}
     return {"detail-type": FIXTURE["detail-type"], "detail": body, "Gate": GATE}
 
 
-def _deliver(evt: dict[str, Any], client: Any = None) -> list[tuple[str, dict[str, Any]]]:
+def _deliver(evt: dict[str, Any], client: Any) -> list[tuple[str, dict[str, Any]]]:
     sent: list[tuple[str, dict[str, Any]]] = []
     handler.handler(
         evt,
         None,
-        client=client or object(),
+        client=client,
         cloudformation=_Stack(),
         put=lambda url, body: sent.append((url, json.loads(body))),
     )
@@ -54,7 +66,7 @@ def _deliver(evt: dict[str, Any], client: Any = None) -> list[tuple[str, dict[st
 
 
 def test_completed_job_releases_the_gate_with_the_artifacts() -> None:
-    ((url, signal),) = _deliver(_routed("Completed"))
+    ((url, signal),) = _deliver(_routed("Completed"), _sagemaker("job-1", "Completed"))
     assert url == HANDLE_URL
     assert signal == {
         "Status": "SUCCESS",
@@ -65,56 +77,82 @@ def test_completed_job_releases_the_gate_with_the_artifacts() -> None:
 
 
 def test_failed_job_fails_the_gate_with_sagemakers_reason() -> None:
-    ((_, signal),) = _deliver(_routed("Failed", FailureReason="AlgorithmError: loss became NaN"))
+    sm = _sagemaker("job-1", "Failed", FailureReason="AlgorithmError: loss became NaN")
+    ((_, signal),) = _deliver(_routed("Failed"), sm)
     assert signal["Status"] == "FAILURE"
     assert "AlgorithmError: loss became NaN" in signal["Reason"]
 
 
 def test_job_stopped_by_max_runtime_fails_the_gate() -> None:
-    evt = _routed("Stopped")
-    evt["detail"]["SecondaryStatus"] = "MaxRuntimeExceeded"
-    ((_, signal),) = _deliver(evt)
+    sm = _sagemaker("job-1", "Stopped")
+    sm.finish("job-1", "Stopped", SecondaryStatus="MaxRuntimeExceeded")
+    ((_, signal),) = _deliver(_routed("Stopped"), sm)
     assert signal["Status"] == "FAILURE"
     assert "MaxRuntimeExceeded" in signal["Reason"]
 
 
 def test_events_of_other_jobs_and_of_the_replaced_job_are_ignored() -> None:
-    assert _deliver(_routed("Completed", name="other", gate=None)) == []
-    assert _deliver(_routed("Completed", name="previous", gate="gate-0")) == []
+    assert _deliver(_routed("Completed", name="other"), _sagemaker("other", "Completed", gate=None)) == []
+    assert _deliver(_routed("Completed", name="previous"), _sagemaker("previous", "Completed", gate="gate-0")) == []
 
 
 def test_running_jobs_do_not_signal() -> None:
-    assert _deliver(_routed("InProgress")) == []
-    assert _deliver(_routed("Stopping")) == []
+    assert _deliver(_routed("InProgress"), _sagemaker("job-1", "InProgress")) == []
+    assert _deliver(_routed("Stopping"), _sagemaker("job-1", "Stopping")) == []
 
 
 def test_duplicate_events_send_the_same_signal_again() -> None:
-    first, second = _deliver(_routed("Completed")), _deliver(_routed("Completed"))
+    sm = _sagemaker("job-1", "Completed")
+    first, second = _deliver(_routed("Completed"), sm), _deliver(_routed("Completed"), sm)
     assert first == second  # same UniqueId: CloudFormation counts it once
 
 
-def test_event_without_tags_is_checked_with_list_tags() -> None:
+# ----- forged state changes ----------------------------------------------------------------------
+
+
+def test_a_forged_status_and_tags_in_the_event_release_nothing() -> None:
+    """The event claims Completed, this gate's tag and an attacker's model; SageMaker says it runs."""
+    evt = _routed("Completed", Tags={handler.TAG_GATE: "gate-1", handler.TAG_STACK: STACK_ID})
+    evt["detail"]["ModelArtifacts"] = {"S3ModelArtifacts": "s3://attacker/model.tar.gz"}
+    assert _deliver(evt, _sagemaker("job-1", "InProgress")) == []
+    assert _deliver(evt, _sagemaker("job-1", "Completed", gate="gate-other")) == []
+    ((_, signal),) = _deliver(evt, _sagemaker("job-1", "Completed"))
+    assert signal["Data"] == "s3://out/jobs/job-1/output/model.tar.gz"  # SageMaker's, not the event's
+
+
+def test_a_state_change_routed_for_another_stack_is_ignored() -> None:
     evt = _routed("Completed")
-    del evt["detail"]["Tags"]
-
-    class _Tags:
-        def list_tags(self, ResourceArn: str) -> dict[str, Any]:
-            return {"Tags": [{"Key": handler.TAG_GATE, "Value": "gate-1"}]}
-
-    assert len(_deliver(evt, _Tags())) == 1
+    evt["Gate"] = {**GATE, "StackId": STACK_ID.replace("Training", "Other")}
+    assert _deliver(evt, _sagemaker("job-1", "Completed")) == []
 
 
-def _gate_check(job_status: str) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
-    sm = FakeSageMaker()
-    sm.create_training_job(TrainingJobName="job-1", OutputDataConfig={"S3OutputPath": "s3://out/jobs/"})
-    sm.finish("job-1", job_status)
-    check = event("Create", properties={"TrainingJobName": "job-1", "Handle": HANDLE_URL, "GateId": "gate-1"})
+def test_a_state_change_of_a_job_outside_the_handlers_reach_is_ignored() -> None:
+    class _Denied:
+        def describe_training_job(self, **kwargs: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeTrainingJob")
+
+    assert _deliver(_routed("Completed", name="foreign-job"), _Denied()) == []
+
+
+def _gate_check(
+    job_status: str, *, gate: str = "gate-1", handle: str = HANDLE_URL
+) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    sm = _sagemaker("job-1", job_status, gate=gate)
+    check = event("Create", properties={"TrainingJobName": "job-1", "Handle": handle, "GateId": "gate-1"})
     check["ResourceType"] = "Custom::SageMakerTrainingJobGate"
     sent: list[tuple[str, dict[str, Any]]] = []
     handler.handler(check, Context(), client=sm, put=lambda url, body: sent.append((url, json.loads(body))))
-    signals = [s for s in sent if s[0] == HANDLE_URL]
-    (response,) = [s[1] for s in sent if s[0] != HANDLE_URL]
+    signals = [s for s in sent if s[0] == handle]
+    (response,) = [s[1] for s in sent if s[0] != handle]
     return signals, response
+
+
+def test_gate_check_releases_only_its_own_job_and_only_through_a_wait_condition_handle() -> None:
+    signals, response = _gate_check("Completed", gate="gate-other")
+    assert (signals, response["Status"]) == ([], "FAILED")
+    signals, response = _gate_check("Completed", handle="https://attacker.example.com/collect")
+    assert (signals, response["Status"]) == ([], "FAILED")
+    assert "wait condition handle" in response["Reason"]
 
 
 def test_gate_is_released_when_the_job_finished_before_the_rule_saw_it() -> None:
@@ -190,6 +228,7 @@ def test_rule_and_its_permission_exist_before_the_job_starts() -> None:
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail"]["TrainingJobName"] == [{"prefix": job["Properties"]["JobNamePrefix"] + "-"}]
     assert pattern["detail"]["TrainingJobStatus"] == ["Completed", "Failed", "Stopped"]
+    assert (pattern["account"], pattern["region"]) == (["111111111111"], ["us-east-1"])
     assert "GateId" in job["Properties"]
     # The rule names the wait handle; its presigned URL is looked up, never put in the rule.
     (target,) = rule["Properties"]["Targets"]
@@ -273,6 +312,8 @@ def test_on_state_change_targets_this_jobs_events() -> None:
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.sagemaker"],
         "detail-type": ["SageMaker Training Job State Change"],
+        "account": ["111111111111"],
+        "region": ["us-east-1"],
         "detail": {"TrainingJobName": [{"prefix": resource["Properties"]["JobNamePrefix"] + "-"}]},
     }
     assert as_list(rule["Properties"]["Targets"])[0]["Arn"] == {"Ref": only(tmpl, "AWS::SNS::Topic")[0]}

@@ -376,8 +376,60 @@ def test_old_property_format_is_coerced_to_api_types() -> None:
     assert parsed.request["EnableNetworkIsolation"] is True
 
 
-def test_delete_with_unreadable_properties_still_succeeds_for_a_foreign_id(clock: FakeClock) -> None:
-    run, evt = Run(), event("Delete", physical_id="something-else", properties={"SchemaVersion": "99"})
+def test_delete_with_unreadable_properties_stops_the_job_its_physical_id_names(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run, evt = Run(), event("Delete", physical_id=name, properties={"SchemaVersion": "99"})
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(name)})
+    run.stub.add_response("stop_training_job", {}, {"TrainingJobName": name})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert body["Status"] == "SUCCESS"
+
+
+def test_delete_with_unreadable_properties_searches_the_stacks_namespace_by_identity_tags(clock: FakeClock) -> None:
+    """An id that names no job of this resource: its running jobs are found by prefix and tags."""
+    run, evt = Run(), event("Delete", physical_id="Training-Train-1B2C3D4E", properties={"SchemaVersion": "99"})
+    ours, other_resource = f"{PREFIX}-0a1b2c3d", "training-2327-0000aaaa-11112222"
+    squatter = f"x-{PREFIX}-0a1b2c3d"  # contains the prefix, outside the namespace: never read
+    run.stub.add_client_error("describe_training_job", **not_found(evt["PhysicalResourceId"]))
+    run.stub.add_response(
+        "list_training_jobs",
+        {"TrainingJobSummaries": [_summary(n, "InProgress") for n in (squatter, ours, other_resource)]},
+        {"NameContains": "training-2327", "StatusEquals": "InProgress"},
+    )
+    run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(ours)})
+    foreign_tags = [{"Key": handler.TAG_STACK, "Value": evt["StackId"]}, {"Key": handler.TAG_RESOURCE, "Value": "B"}]
+    run.stub.add_response("list_tags", {"Tags": foreign_tags}, {"ResourceArn": arn_of(other_resource)})
+    run.stub.add_response("describe_training_job", description(ours), {"TrainingJobName": ours})
+    run.stub.add_response("stop_training_job", {}, {"TrainingJobName": ours})
+    assert run(evt)["Status"] == "SUCCESS"
+
+
+def test_delete_with_unreadable_properties_and_a_name_outside_the_stack_succeeds(clock: FakeClock) -> None:
+    run, evt = Run(), event("Delete", physical_id="someone-elses-job", properties={"SchemaVersion": "99"})
+    run.stub.add_client_error("describe_training_job", "AccessDeniedException", "not authorized", 400)
+    run.stub.add_response(
+        "list_training_jobs",
+        {"TrainingJobSummaries": []},
+        {"NameContains": "training-2327", "StatusEquals": "InProgress"},
+    )
+    assert run(evt)["Status"] == "SUCCESS"
+
+
+def test_jobs_that_merely_contain_the_prefix_are_never_read(clock: FakeClock) -> None:
+    """A foreign job named ``x-<prefix>-y`` must not make a spec-changing Update fail."""
+    old_name = f"{PREFIX}-0a1b2c3d"
+    new_request = _changed(InstanceCount=2)
+    run = Run()
+    evt = event("Update", physical_id=old_name, properties=props(new_request), old_properties=props())
+    run.stub.add_response(
+        "list_training_jobs",
+        {"TrainingJobSummaries": [_summary(f"x-{PREFIX}-y", "InProgress"), _summary(old_name, "InProgress")]},
+        {"NameContains": PREFIX},
+    )
+    run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(old_name)})
+    expect_create(run, evt, name_for(evt), new_request)
     assert run(evt)["Status"] == "SUCCESS"
 
 

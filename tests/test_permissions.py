@@ -156,10 +156,8 @@ def test_handler_can_manage_only_this_stacks_jobs_and_pass_roles_only_to_sagemak
     jobs = by_sid["ManageStackTrainingJobs"]
     assert jobs["Resource"] == f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{prefix}-*"
     assert set(jobs["Action"]) == {
-        "sagemaker:CreateTrainingJob",
         "sagemaker:DescribeTrainingJob",
         "sagemaker:StopTrainingJob",
-        "sagemaker:DeleteTrainingJob",
         "sagemaker:UpdateTrainingJob",
         "sagemaker:AddTags",
         "sagemaker:DeleteTags",
@@ -169,7 +167,15 @@ def test_handler_can_manage_only_this_stacks_jobs_and_pass_roles_only_to_sagemak
     passing = by_sid["PassJobRolesToSageMaker"]
     assert passing["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     assert passing["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/sagemaker-training/{prefix}/*"
-    assert set(by_sid) == {None, "ManageStackTrainingJobs", "FindAbandonedTrainingJobs", "PassJobRolesToSageMaker"}
+    start = by_sid["StartStackTrainingJobs"]  # pinned by conditions: tests/test_guardrails.py
+    assert (start["Action"], start["Resource"]) == ("sagemaker:CreateTrainingJob", [jobs["Resource"]])
+    assert set(by_sid) == {
+        None,
+        "ManageStackTrainingJobs",
+        "StartStackTrainingJobs",
+        "FindAbandonedTrainingJobs",
+        "PassJobRolesToSageMaker",
+    }
 
 
 def _stack_with_jobs(count: int, fixed_names: bool = False) -> dict:
@@ -216,7 +222,7 @@ def test_a_shared_configuration_job_costs_exactly_one_resource_and_no_policy_gro
     added = set(four["Resources"]) - set(one["Resources"])
     assert {four["Resources"][k]["Type"] for k in added} == {"Custom::SageMakerTrainingJob"}
     for tmpl in (one, four):
-        assert len(resources(tmpl, "AWS::IAM::Policy")) == 2  # the shared role's and the handler's
+        assert len(resources(tmpl, "AWS::IAM::Policy")) == 3  # the shared role's and the handler's two
     policies = [
         {k: v["Properties"]["PolicyDocument"] for k, v in resources(t, "AWS::IAM::Policy").items()} for t in (one, four)
     ]
@@ -267,3 +273,20 @@ def test_checkpoints_are_read_and_written_only_at_their_prefix_and_nvme_jobs_nee
     request = request_of(job["Properties"])
     assert "VolumeKmsKeyId" not in request["ResourceConfig"]
     assert request["CheckpointConfig"] == {"S3Uri": "s3://ckpt-bucket/runs/a/", "LocalPath": "/opt/ml/checkpoints"}
+
+
+def test_keys_that_encrypt_s3_objects_are_usable_only_through_s3() -> None:
+    tmpl = template_of("example")
+    key = "arn:aws:kms:us-east-1:111111111111:key/sagemakertrainingstoragekey10f3a471"
+    kms = [
+        s
+        for s in statements(tmpl, _job_role(tmpl, "Train"))
+        if str(s["Action"]).startswith("['kms:") or str(s["Action"]).startswith("kms:")
+    ]
+    by_action = {a: s.get("Condition") for s in kms for a in as_list(s["Action"])}
+    via_s3 = {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}
+    assert by_action["kms:GenerateDataKey"] == via_s3
+    assert by_action["kms:Decrypt"] == via_s3
+    assert by_action["kms:Encrypt"] is None  # SageMaker calls Encrypt on the output key itself
+    assert by_action["kms:CreateGrant"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert {r for s in kms for r in as_list(s["Resource"])} == {key}

@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import traceback
+import urllib.parse
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,10 @@ class _Context:
         return int((self._deadline - time.monotonic()) * 1000)
 
 
+def _loopback_url(url: str, stack_id: str) -> bool:
+    return urllib.parse.urlsplit(url).hostname in ("localhost", "127.0.0.1")
+
+
 def run_python_function(function: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
     """Unpacks the function's code, imports its handler and calls it with the event, boto3
     pointed at the emulator. Returns what moto's Docker runner returns: (result, errored, logs)."""
@@ -110,6 +115,7 @@ def run_python_function(function: Any, event: Any, endpoint: str) -> tuple[str, 
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         saved = dict(os.environ)
+        os.environ.update(function.environment_vars or {})
         os.environ.update(
             AWS_ENDPOINT_URL=endpoint,
             AWS_ACCESS_KEY_ID="testing",
@@ -123,6 +129,9 @@ def run_python_function(function: Any, event: Any, endpoint: str) -> tuple[str, 
             sys.stdout = logs
             sys.modules[spec.name] = module  # dataclasses look their module up while it loads
             spec.loader.exec_module(module)
+            if hasattr(module, "allowed_response_url"):
+                # The emulator plays CloudFormation's response bucket on loopback (moto's cfnresponse).
+                module.allowed_response_url = _loopback_url
             result = getattr(module, function_name)(
                 json.loads(event) if isinstance(event, str) else event, _Context(function)
             )

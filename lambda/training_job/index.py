@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -256,6 +258,81 @@ def coerce_request(request: dict[str, Any]) -> dict[str, Any]:
     return walk(shape, request)  # type: ignore[no-any-return]
 
 
+# ----- whose events ------------------------------------------------------------------------
+
+# A job name as SageMaker allows it.
+JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+def own_stack_id() -> str:
+    """The stack this function belongs to, from its configuration (never from an event)."""
+    return os.environ.get("STACK_ID", "")
+
+
+def own_name_prefix() -> str:
+    """The prefix of every job name this stack generates."""
+    return os.environ.get("JOB_NAME_PREFIX", "")
+
+
+def allowed_response_url(url: str, stack_id: str) -> bool:
+    """Whether ``url`` is CloudFormation's presigned URL for custom resource answers of the
+    stack's region and partition (bucket ``cloudformation-custom-resource-response-<region
+    without dashes>``)."""
+    return _cloudformation_bucket_url(
+        url, stack_id, lambda region: "custom-resource-response-" + region.replace("-", "")
+    )
+
+
+def allowed_handle_url(url: str, stack_id: str) -> bool:
+    """Whether ``url`` is a wait condition handle of the stack's region and partition (bucket
+    ``cloudformation-waitcondition-<region>``)."""
+    return _cloudformation_bucket_url(url, stack_id, lambda region: "waitcondition-" + region)
+
+
+def _cloudformation_bucket_url(url: str, stack_id: str, bucket_of: Callable[[str], str]) -> bool:
+    """An https URL of CloudFormation's bucket ``cloudformation-<bucket_of(region)>``,
+    virtual-hosted or path-style, on the S3 endpoint of the stack's region and partition."""
+    parts = stack_id.split(":")
+    if len(parts) < 6 or not parts[3]:
+        return False
+    partition, region = parts[1], parts[3]
+    suffix = {"aws-cn": r"amazonaws\.com\.cn"}.get(partition, r"amazonaws\.com")
+    bucket = "cloudformation-" + bucket_of(region)
+    endpoint = rf"s3(?:[.-]{re.escape(region)}|-external-1)?\.{suffix}"
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        host, port = (parsed.hostname or "").lower(), parsed.port
+    except ValueError:
+        return False
+    if parsed.scheme != "https" or parsed.username or parsed.password or port not in (None, 443):
+        return False
+    if re.fullmatch(rf"{re.escape(bucket)}\.{endpoint}", host):
+        return True
+    return re.fullmatch(endpoint, host) is not None and parsed.path.startswith(f"/{bucket}/")
+
+
+def _host_of(url: str) -> str | None:
+    """Only the host of a URL may be logged: the rest of a presigned URL is a credential."""
+    try:
+        return urllib.parse.urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def refusal(event: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """Why this handler must not act on a CloudFormation event, and whether to answer it anyway."""
+    own = own_stack_id()
+    if not own:
+        return "the handler has no STACK_ID in its configuration", False
+    url = event.get("ResponseURL")
+    if not isinstance(url, str) or not allowed_response_url(url, own):
+        return "the response URL is not CloudFormation's for this stack's region", False
+    if event.get("StackId") != own:
+        # A genuine CloudFormation request of another stack that names this function: it is owed an answer.
+        return f"this function serves only the resources of stack {own}", True
+    return None
+
+
 # ----- naming and identity ---------------------------------------------------------------
 
 
@@ -333,11 +410,26 @@ def jobs_of_resource(
     sm: Client, props: Props, event: Mapping[str, Any], deadline: float, **filters: Any
 ) -> list[dict[str, Any]]:
     """Jobs carrying this resource's identity tags, newest first."""
+    if props.fixed_name:
+        return owned_jobs(sm, props.fixed_name, event, deadline, exact=True, **filters)
+    return owned_jobs(sm, props.name_prefix, event, deadline, **filters)
+
+
+def owned_jobs(
+    sm: Client, prefix: str, event: Mapping[str, Any], deadline: float, *, exact: bool = False, **filters: Any
+) -> list[dict[str, Any]]:
+    """Jobs named ``<prefix>-…`` (or exactly ``prefix``) that carry this resource's identity tags.
+
+    ListTrainingJobs matches names that merely contain the prefix: anyone's job can, so only
+    names inside this handler's namespace are read further (its permissions end there).
+    """
     found: list[dict[str, Any]] = []
     paginator = sm.get_paginator("list_training_jobs")
-    pages = paginator.paginate(NameContains=props.fixed_name or props.name_prefix, **filters)
-    for page in pages:
+    for page in paginator.paginate(NameContains=prefix, **filters):
         for summary in page.get("TrainingJobSummaries", []):
+            name = summary["TrainingJobName"]
+            if not (name == prefix if exact else name.startswith(prefix + "-")):
+                continue
             tags = tags_of(sm, summary["TrainingJobArn"], deadline)
             if belongs_to_resource(tags, event):
                 found.append({**summary, "Tags": tags})
@@ -546,16 +638,34 @@ def on_delete(sm: Client, event: Mapping[str, Any], props: Props | None, deadlin
             return physical
         remove_job(sm, job, removal, deadline)
         return physical
-    # CloudFormation invented this id (it gave up on a Create): find what that Create started.
     if props is None:
-        log(event="Delete", job=None, action="unknown-physical-id-without-properties")
-        return physical
-    for summary in jobs_of_resource(sm, props, event, deadline, StatusEquals="InProgress"):
+        # Unreadable properties: the physical id still names the job, and its tags say whose it is.
+        job = _describe_if_allowed(sm, physical, deadline) if JOB_NAME.fullmatch(physical) else None
+        if job is not None and belongs_to_resource(tags_of(sm, job["TrainingJobArn"], deadline), event):
+            log(event="Delete", job=physical, action="found-by-physical-id-without-properties")
+            remove_job(sm, job, removal, deadline)
+            return physical
+        running = owned_jobs(sm, own_name_prefix(), event, deadline, StatusEquals="InProgress")
+    else:
+        # CloudFormation invented this id (it gave up on a Create): find what that Create started.
+        running = jobs_of_resource(sm, props, event, deadline, StatusEquals="InProgress")
+    for summary in running:
         job = describe(sm, summary["TrainingJobName"], deadline)
         if job is not None:
             remove_job(sm, job, removal, deadline)
-    log(event="Delete", job=None, action="searched-for-abandoned-jobs", physical_id=physical)
+    log(event="Delete", job=None, action="searched-for-abandoned-jobs", physical_id=physical, found=len(running))
     return physical
+
+
+def _describe_if_allowed(sm: Client, name: str, deadline: float) -> dict[str, Any] | None:
+    """Describe a name that may lie outside this handler's permissions (then: not ours)."""
+    try:
+        return describe(sm, name, deadline)
+    except ClientError as error:
+        if error.response["Error"].get("Code") not in ("AccessDenied", "AccessDeniedException"):
+            raise
+        log(job=name, action="not-this-stacks-job")
+        return None
 
 
 def remove_job(sm: Client, job: Mapping[str, Any], removal: str, deadline: float) -> None:
@@ -631,42 +741,49 @@ def signal_gate(put: Put, handle_url: str, job: Mapping[str, Any]) -> str | None
     return outcome
 
 
-def _tags_of_event(sm: Client, detail: Mapping[str, Any], deadline: float) -> dict[str, str]:
-    tags = detail.get("Tags")
-    if isinstance(tags, dict):
-        return {str(k): str(v) for k, v in tags.items()}
-    if isinstance(tags, list):
-        return {t["Key"]: t["Value"] for t in tags}
-    return tags_of(sm, detail["TrainingJobArn"], deadline)
-
-
 def on_state_change(
     event: Mapping[str, Any], sm: Client, cloudformation: Client, put: Put, deadline: float
 ) -> str | None:
     """An EventBridge "SageMaker Training Job State Change", routed with this job's gate.
 
-    Only the job carrying the gate's id releases it: events of other jobs, including the
-    previous job of a replaced resource, are ignored; duplicates re-send the same signal.
+    The event only names the job: its status, tags and artifacts are read from SageMaker, so a
+    forged event cannot release a gate. Only the job carrying the gate's id (and this stack's
+    identity) releases it: other jobs, including the previous job of a replaced resource, are
+    ignored; duplicates re-send the same signal.
     """
-    detail, gate = event.get("detail") or {}, event.get("Gate") or {}
-    name, status = detail.get("TrainingJobName"), detail.get("TrainingJobStatus")
-    if not name or not all(gate.get(k) for k in ("Id", "StackId", "HandleLogicalId")):
+    detail, gate = event.get("detail"), event.get("Gate")
+    name = detail.get("TrainingJobName") if isinstance(detail, Mapping) else None
+    keys = ("Id", "StackId", "HandleLogicalId")
+    if (
+        not isinstance(detail, Mapping)
+        or not isinstance(gate, Mapping)
+        or not isinstance(name, str)
+        or not JOB_NAME.fullmatch(name)
+        or not all(isinstance(gate.get(k), str) and gate[k] for k in keys)
+    ):
         log(event="StateChange", job=name, action="ignored-malformed-event")
         return None
-    if status not in TERMINAL:
-        log(event="StateChange", job=name, action="ignored-not-finished", status=status)
+    own = own_stack_id()
+    if not own or gate["StackId"] != own:
+        log(event="StateChange", job=name, action="ignored-other-stack", stack_id=gate["StackId"])
         return None
-    if _tags_of_event(sm, detail, deadline).get(TAG_GATE) != gate["Id"]:
-        log(event="StateChange", job=name, action="ignored-other-gate", status=status)
+    if detail.get("TrainingJobStatus") not in TERMINAL:
+        log(event="StateChange", job=name, action="ignored-not-finished", status=detail.get("TrainingJobStatus"))
+        return None
+    job = _describe_if_allowed(sm, name, deadline)
+    if job is None or job["TrainingJobStatus"] not in TERMINAL:
+        status = job["TrainingJobStatus"] if job else None
+        log(event="StateChange", job=name, action="ignored-not-finished-per-sagemaker", status=status)
+        return None
+    tags = tags_of(sm, job["TrainingJobArn"], deadline)
+    if tags.get(TAG_GATE) != gate["Id"] or tags.get(TAG_STACK) != own:
+        log(event="StateChange", job=name, action="ignored-other-gate", status=job["TrainingJobStatus"])
         return None
     # The rule carries where the wait handle is, not its presigned URL.
     handle = call(
-        cloudformation.describe_stack_resource,
-        deadline,
-        StackName=gate["StackId"],
-        LogicalResourceId=gate["HandleLogicalId"],
+        cloudformation.describe_stack_resource, deadline, StackName=own, LogicalResourceId=gate["HandleLogicalId"]
     )
-    return signal_gate(put, handle["StackResourceDetail"]["PhysicalResourceId"], detail)
+    return signal_gate(put, handle["StackResourceDetail"]["PhysicalResourceId"], job)
 
 
 def on_gate(sm: Client, event: Mapping[str, Any], put: Put, deadline: float) -> tuple[str, dict[str, str]]:
@@ -679,9 +796,14 @@ def on_gate(sm: Client, event: Mapping[str, Any], put: Put, deadline: float) -> 
     name, handle = props.get("TrainingJobName"), props.get("Handle")
     if not isinstance(name, str) or not isinstance(handle, str):
         raise HandlerError("malformed gate properties: TrainingJobName and Handle are required")
+    if not allowed_handle_url(handle, own_stack_id()):
+        raise HandlerError("malformed gate properties: Handle is not a wait condition handle of this stack's region")
     job = describe(sm, name, deadline)
     if job is None:
         raise HandlerError(f"training job {name} does not exist, so it cannot complete")
+    tags = tags_of(sm, job["TrainingJobArn"], deadline)
+    if tags.get(TAG_STACK) != own_stack_id() or tags.get(TAG_GATE) != props.get("GateId"):
+        raise HandlerError(f"training job {name} is not the job of this gate")
     outcome = signal_gate(put, handle, job)
     log(event=event["RequestType"], job=name, action="checked-gate", status=job["TrainingJobStatus"], outcome=outcome)
     return physical, {"TrainingJobStatus": job["TrainingJobStatus"]}
@@ -823,6 +945,20 @@ def handler(
         log(action="ignored-malformed-event", reason="no ResponseURL to answer")
         return
     responder = Responder(event, put or _default_put)
+    refused = refusal(event)
+    if refused is not None:
+        reason, answer = refused
+        log(
+            action="refused-event",
+            reason=reason,
+            event=event.get("RequestType"),
+            stack_id=event.get("StackId"),
+            logical_id=event.get("LogicalResourceId"),
+            response_host=_host_of(str(event["ResponseURL"])),
+        )
+        if answer:
+            responder.send("FAILED", _fallback_physical_id(event, None, responder), reason)
+        return
     props: Props | None = None
     timer = threading.Timer(
         max(remaining - TIMEOUT_MARGIN_SECONDS, 0.1),
