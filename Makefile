@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: install synth local test lint bench clean
+.PHONY: install synth local test lint bench scan clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -44,9 +44,19 @@ lint: install
 test: lint
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
+## scan: checkov and cfripper over every tested stack's template; only findings the README lists may remain
+# The scanners get a virtualenv of their own: their pins would downgrade the project's botocore.
+.venv-scan/.installed:
+	test -x .venv-scan/bin/python || python3 -m venv .venv-scan
+	.venv-scan/bin/python -m pip install --quiet --disable-pip-version-check 'checkov==3.3.30' 'cfripper==1.22.1'
+	touch $@
+
+scan: install .venv-scan/.installed
+	$(PYTHON) -m tools.scan
+
 ## bench: resources, template bytes and synth time per job vs. the alternatives (benchmarks/RESULTS.md)
 bench: install
 	$(PYTHON) -m benchmarks.run
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache .venv-scan

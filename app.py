@@ -17,7 +17,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from constructs_lib import TrainingImage, TrainingJob, sagemaker_service_role
-from constructs_lib.nag import acknowledge_wildcard
+from constructs_lib.nag import acknowledge_rule, acknowledge_wildcard
 
 
 class TrainingExampleStack(cdk.Stack):
@@ -53,6 +53,12 @@ class TrainAndServeStack(cdk.Stack):
             wait_for_completion=cdk.Duration.hours(3),
         )
         model_role = sagemaker_service_role(self, "ModelRole", description="Serves the model trained by the Train job")
+        acknowledge_rule(
+            model_role,
+            "IAMNoInlinePolicy",
+            "Generated for exactly this model's role (its artifacts, image and logs); an inline "
+            "policy cannot be attached to another principal.",
+        )
         job.grant_read_model_artifacts(model_role)
         repository.grant_pull(model_role)
         endpoint_logs = self.format_arn(

@@ -36,6 +36,7 @@ from .channel import (
 )
 from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
+from .nag import acknowledge_rule
 from .request import OutputCompressionType
 from .s3_location import S3Location
 from .validation import model_problems
@@ -221,7 +222,14 @@ class _Reader:
             return
         # Mutable, as CDK imports roles by default: the job's least-privilege statements are
         # attached to it as a new inline policy (pass role= to use a role exactly as it is).
-        self.props["role"] = iam.Role.from_role_arn(self.scope, "Role", arn)
+        role = iam.Role.from_role_arn(self.scope, "Role", arn)
+        acknowledge_rule(
+            role,
+            "IAMNoInlinePolicy",
+            "The job's least-privilege statements, generated for this job and attached to the role the "
+            "document names; an inline policy cannot be attached to another principal.",
+        )
+        self.props["role"] = role
 
     def inputs(self, channels: list[Mapping[str, Any]]) -> None:
         for i, raw in enumerate(channels):

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from .nag import acknowledge_wildcard
+from .nag import acknowledge_rule, acknowledge_wildcard
 from .policy import allow, allow_s3_encryption, arn
 from .s3_location import S3Location
 
@@ -52,13 +52,20 @@ def sagemaker_service_role(
 def create_execution_role(scope: Construct, stack: Stack, *, path: str, job_names: str) -> iam.Role:
     """A role only SageMaker can assume, for this account's jobs named ``job_names``
     (a name, or a prefix ending in ``*``)."""
-    return sagemaker_service_role(
+    role = sagemaker_service_role(
         scope,
         "Role",
         path=path,
         description=f"SageMaker execution role of training job {scope.node.path}"[:1000],
         source_arn=arn(stack, "sagemaker", f"training-job/{job_names}"),
     )
+    acknowledge_rule(
+        role,
+        "IAMNoInlinePolicy",
+        "Generated for exactly this job's role from what the job uses: an inline policy cannot be "
+        "attached to another principal, and CloudFormation versions it with the stack.",
+    )
+    return role
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""cdk-nag acknowledgments for the wildcards that least privilege cannot avoid.
+"""cdk-nag acknowledgments: the wildcards that least privilege cannot avoid, and the few
+rules of the regulated packs (HIPAA Security, NIST 800-53 R5, PCI DSS 3.2.1) that this
+library's design answers otherwise.
 
-Each acknowledgment names the exact wildcard resource (cdk-nag's finding id), on the
-narrowest construct, with the reason it is the least privilege possible.
+Each acknowledgment is on the narrowest construct, with the reason; the README lists them.
 """
 
 from __future__ import annotations
@@ -37,3 +38,13 @@ def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
     seen.add(resource)
     text = _nag_text(Stack.of(scope).resolve(resource))
     Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{text}]", reason=reason))
+
+
+# The regulated packs' prefixes: a rule named ``X`` there is ``<prefix>-X``.
+REGULATED_PACKS = ("HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+
+
+def acknowledge_rule(scope: IConstruct, rule: str, reason: str, packs: tuple[str, ...] = REGULATED_PACKS) -> None:
+    """Acknowledges cdk-nag rule ``rule`` (e.g. ``LambdaInsideVPC``) of each of ``packs`` on ``scope``."""
+    for pack in packs:
+        Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}-{rule}", reason=reason))

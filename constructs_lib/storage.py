@@ -11,17 +11,23 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .nag import acknowledge_rule
 from .provider import TrainingJobProvider
 from .stack_singleton import of_stack
 
 _ID = "SageMakerTrainingStorage"
+# Parts of uploads that never completed (a job stopped mid-upload) are not data: nothing else expires.
+_ABORT_INCOMPLETE_UPLOADS = s3.LifecycleRule(
+    id="AbortIncompleteMultipartUploads", abort_incomplete_multipart_upload_after=Duration.days(7)
+)
 
 
 class TrainingStorage(Construct):
     """A KMS key (rotation on), an output bucket and its access-log bucket.
 
     Everything is retained when the stack is deleted: training data and the key that
-    encrypts it are never destroyed by a stack operation. Buckets block all public access,
+    encrypts it are never destroyed by a stack operation, and no object expires (only the
+    parts of multipart uploads left incomplete for 7 days are cleaned up). Buckets block all public access,
     refuse non-TLS requests, are versioned, and (the output bucket) use SSE-KMS with
     bucket keys and log server access to the log bucket.
     """
@@ -45,6 +51,7 @@ class TrainingStorage(Construct):
             enforce_ssl=True,
             versioned=True,
             removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[_ABORT_INCOMPLETE_UPLOADS],
         )
         self.output_bucket = s3.Bucket(
             self,
@@ -58,7 +65,20 @@ class TrainingStorage(Construct):
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="output/",
             removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[_ABORT_INCOMPLETE_UPLOADS],
         )
+        acknowledge_rule(
+            self.access_log_bucket,
+            "S3DefaultEncryptionKMS",
+            "S3 server access logging delivers only to buckets encrypted with SSE-S3, not SSE-KMS.",
+        )
+        for bucket in (self.access_log_bucket, self.output_bucket):
+            acknowledge_rule(
+                bucket,
+                "S3BucketReplicationEnabled",
+                "Replication needs a destination bucket (another region or account) that only the "
+                "user can choose; the buckets are versioned and retained, so replication can be added.",
+            )
         # The stack has a key of its own now: the handler's logs use it too, unless told otherwise.
         TrainingJobProvider.of(self).encrypt_logs(self.key, default=True)
 

@@ -24,6 +24,7 @@ from .execution_role import JobAccess, create_execution_role, grant_job_access
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
 from .memo import per_object
+from .nag import acknowledge_rule
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
 from .policy import allow_s3_encryption, principal_of
@@ -459,6 +460,13 @@ class TrainingJob(Construct):
                 # egress rule beside "allow all outbound" is redundant, and CDK warns about it).
                 description = "Traffic between the instances of a training job"
                 group.add_ingress_rule(group, ec2.Port.all_traffic(), description)
+                if group.node.scope is self:
+                    acknowledge_rule(
+                        group,
+                        "EC2RestrictedCommonPorts",
+                        "Only from the group itself: the instances of a distributed job talk to each other "
+                        "on ports the framework chooses (SageMaker's documentation asks for all traffic).",
+                    )
                 if not group.allow_all_outbound:
                     group.add_egress_rule(group, ec2.Port.all_traffic(), description)
         self._security_group_ids = [_group_id(group) for group in self.security_groups]

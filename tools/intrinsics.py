@@ -11,6 +11,7 @@ _ARN_BY_TYPE = {
     "AWS::Logs::LogGroup": "arn:aws:logs:us-east-1:111111111111:log-group:{name}:*",
     "AWS::Lambda::Function": "arn:aws:lambda:us-east-1:111111111111:function:{name}",
     "AWS::ECR::Repository": "arn:aws:ecr:us-east-1:111111111111:repository/{name}",
+    "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:111111111111:{name}",
 }
 _PSEUDO = {
     "AWS::Partition": "aws",

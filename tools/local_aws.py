@@ -131,7 +131,7 @@ def run_python_function(function: Any, event: Any, endpoint: str) -> tuple[str, 
             spec.loader.exec_module(module)
             if hasattr(module, "allowed_response_url"):
                 # The emulator plays CloudFormation's response bucket on loopback (moto's cfnresponse).
-                module.allowed_response_url = _loopback_url
+                setattr(module, "allowed_response_url", _loopback_url)  # noqa: B010
             result = getattr(module, function_name)(
                 json.loads(event) if isinstance(event, str) else event, _Context(function)
             )
