@@ -473,13 +473,23 @@ class TrainingJob(Construct):
         return subnet_ids
 
     def _create_security_group(self, vpc: ec2.IVpc) -> ec2.SecurityGroup:
-        return ec2.SecurityGroup(
+        group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
             vpc=vpc,
             description="SageMaker training job: no ingress from outside the job",
             allow_all_outbound=self._allow_all_outbound,
         )
+        if not self._allow_all_outbound:
+            # CDK drops its own "match nothing" egress rule as soon as any egress rule is added,
+            # even one rendered as a separate resource (to the group itself, to a prefix list);
+            # a group with no inline egress rule gets EC2's default allow-all rule back.
+            group.add_egress_rule(
+                ec2.Peer.ipv4("255.255.255.255/32"),
+                ec2.Port.icmp_type_and_code(252, 87),
+                "Matches no traffic: keeps EC2's default allow-all egress rule away",
+            )
+        return group
 
 
 def _group_id(group: ec2.ISecurityGroup) -> str:

@@ -155,3 +155,73 @@ def test_job_is_grantable_and_connectable() -> None:
     job_group = next(k for k in resources(tmpl, "AWS::EC2::SecurityGroup") if k.startswith("JobSecurityGroup"))
     assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [job_group, "GroupId"]}
     assert job.grant_principal is job.role
+
+
+def _egress_job(**props: object) -> tuple[cdk.Stack, TrainingJob]:
+    stack = cdk.Stack(cdk.App(), "Egress", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    vpc = ec2.Vpc.from_vpc_attributes(
+        stack, "Vpc", vpc_id="vpc-0123456789abcdef0", availability_zones=["us-east-1a"], private_subnet_ids=["subnet-a"]
+    )
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    job = TrainingJob(stack, "Job", image=TrainingImage.from_ecr_repository(repo), vpc=vpc, **props)  # type: ignore[arg-type]
+    return stack, job
+
+
+def test_restricted_egress_allows_only_the_group_itself_and_what_the_user_adds() -> None:
+    stack, job = _egress_job(instance_count=2, allow_all_outbound=False)
+    endpoints = ec2.Peer.prefix_list("pl-63a5400a")  # an S3 gateway endpoint's prefix list
+    job.connections.allow_to(endpoints, ec2.Port.tcp(443), "S3")
+    tmpl = template(stack)
+    (group_id, group) = only(tmpl, "AWS::EC2::SecurityGroup")
+    # An inline rule that matches nothing: without any, EC2 adds its default allow-all egress rule.
+    (inline,) = group["Properties"]["SecurityGroupEgress"]
+    assert inline["CidrIp"] == "255.255.255.255/32" and inline["IpProtocol"] == "icmp"
+    separate = [r["Properties"] for r in resources(tmpl, "AWS::EC2::SecurityGroupEgress").values()]
+    assert {(r.get("DestinationPrefixListId"), str(r.get("DestinationSecurityGroupId"))) for r in separate} == {
+        ("pl-63a5400a", "None"),
+        (None, str({"Fn::GetAtt": [group_id, "GroupId"]})),
+    }
+
+
+def test_a_distributed_job_with_open_egress_adds_no_redundant_rule_and_no_warning() -> None:
+    stack, _ = _egress_job(instance_count=2)
+    tmpl = template(stack)
+    assert resources(tmpl, "AWS::EC2::SecurityGroupEgress") == {}
+    assert len(resources(tmpl, "AWS::EC2::SecurityGroupIngress")) == 1
+    warnings = cdk.assertions.Annotations.from_stack(stack).find_warning("*", cdk.assertions.Match.any_value())
+    assert not [w for w in warnings if "Egress" in str(w.entry.data)]
+
+
+def test_a_role_for_a_model_trusts_sagemaker_only_for_this_account() -> None:
+    from constructs_lib import sagemaker_service_role
+
+    stack = cdk.Stack(cdk.App(), "Roles", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    sagemaker_service_role(stack, "ModelRole")
+    sagemaker_service_role(stack, "Scoped", source_arn="arn:aws:sagemaker:us-east-1:111111111111:model/serving-*")
+    roles = resources(template(stack), "AWS::IAM::Role")
+    trusts = {k: r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0] for k, r in roles.items()}
+    for statement in trusts.values():
+        assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "111111111111"}
+    arns = sorted(str(s["Condition"]["ArnLike"]["aws:SourceArn"]) for s in trusts.values())
+    assert "arn:aws:sagemaker:us-east-1:111111111111:model/serving-*" in arns
+    assert any(":sagemaker:us-east-1:111111111111:*" in a for a in arns)
+
+
+def test_a_log_key_the_user_gives_wins_over_the_stacks_own() -> None:
+    from aws_cdk import aws_kms as kms
+
+    from constructs_lib import TrainingJobProvider
+
+    stack, _ = _egress_job()
+    key = kms.Key(stack, "LogsKey", enable_key_rotation=True)
+    TrainingJobProvider.of(stack).encrypt_logs(key)
+    TrainingJob(stack, "Second", image=TrainingImage.from_registry("123456789012.dkr.ecr.us-east-1.amazonaws.com/t:1"))
+    tmpl = template(stack)
+    (log_group,) = resources(tmpl, "AWS::Logs::LogGroup").values()
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}
+    policy = next(iter(k for k in resources(tmpl, "AWS::KMS::Key") if k.startswith("LogsKey")))
+    statements = resources(tmpl, "AWS::KMS::Key")[policy]["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if s.get("Sid") == "CloudWatchLogsOfThisAccount"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert "kms:Decrypt" in logs["Action"] and not [a for a in logs["Action"] if "*" in a]
