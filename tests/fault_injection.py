@@ -241,6 +241,4 @@ def emulated(monkeypatch: Any, handler: Any, *, speed: float = 1.0) -> Iterator[
     with Emulator(clock) as emulator:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", emulator.endpoint)
         monkeypatch.setattr(handler, "time", clock)
-        # The emulator stands in for CloudFormation's S3 bucket, on loopback.
-        monkeypatch.setattr(handler, "allowed_response_url", lambda url, stack: url.startswith(emulator.endpoint))
         yield emulator

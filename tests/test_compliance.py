@@ -62,8 +62,9 @@ def test_a_log_key_given_to_the_provider_encrypts_the_handlers_logs() -> None:
     key = kms.Key(stack, "LogsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.RETAIN)
     TrainingJobProvider.of(stack).encrypt_logs(key)
     assert not [v for v in HIPAASecurityChecks().validate_scope(stack).violations if "LogGroupEncrypted" in v.rule_name]
-    (log_group,) = resources(cdk.assertions.Template.from_stack(stack).to_json(), "AWS::Logs::LogGroup").values()
-    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}
+    (log_group,) = resources(dict(cdk.assertions.Template.from_stack(stack).to_json()), "AWS::Logs::LogGroup").values()
+    key_id = stack.get_logical_id(key.node.default_child)  # type: ignore[arg-type]
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -52,7 +52,6 @@ def test_an_event_of_another_stack_is_refused_with_a_failed_answer(
         "https://user:pw@cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
         "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com:8443/x",
         "https://s3.amazonaws.com/attacker-bucket/x",
-        "https://127.0.0.1/x",
         "file:///etc/passwd",
     ],
 )
@@ -94,9 +93,19 @@ def test_cloudformation_urls_of_another_partition_are_refused() -> None:
     assert not handler.allowed_response_url(cn, "arn:aws:cloudformation:cn-north-1:111111111111:stack/S/1")
 
 
-def test_without_its_stack_in_its_configuration_the_handler_acts_on_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loopback_is_accepted_it_never_leaves_the_functions_sandbox() -> None:
+    for url in ("http://127.0.0.1:4566/cfnresponse?x", "http://localhost:5000/a", "https://[::1]/a"):
+        assert handler.allowed_response_url(url, STACK_ID)
+    assert not handler.allowed_response_url("http://127.0.0.1.attacker.example.com/a", STACK_ID)
+
+
+def test_without_its_stack_in_its_configuration_the_handler_says_so_and_still_answers_only_cloudformation(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Code deployed without the provider's configuration: no stack to check, the URL rule holds."""
     monkeypatch.delenv("STACK_ID")
-    assert deliver(event("Create")) == []
+    assert deliver({**event("Create"), "ResponseURL": "https://attacker.example.com/x"}) == []
+    assert "unconfigured" in capsys.readouterr().out
 
 
 def test_a_squatted_name_is_neither_adopted_nor_stopped() -> None:

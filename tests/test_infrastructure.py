@@ -219,7 +219,8 @@ def test_a_log_key_the_user_gives_wins_over_the_stacks_own() -> None:
     TrainingJob(stack, "Second", image=TrainingImage.from_registry("123456789012.dkr.ecr.us-east-1.amazonaws.com/t:1"))
     tmpl = template(stack)
     (log_group,) = resources(tmpl, "AWS::Logs::LogGroup").values()
-    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [stack.get_logical_id(key.node.default_child), "Arn"]}
+    key_id = stack.get_logical_id(key.node.default_child)  # type: ignore[arg-type]
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     policy = next(iter(k for k in resources(tmpl, "AWS::KMS::Key") if k.startswith("LogsKey")))
     statements = resources(tmpl, "AWS::KMS::Key")[policy]["Properties"]["KeyPolicy"]["Statement"]
     (logs,) = [s for s in statements if s.get("Sid") == "CloudWatchLogsOfThisAccount"]

@@ -20,7 +20,6 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.parse
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -99,10 +98,6 @@ class _Context:
         return int((self._deadline - time.monotonic()) * 1000)
 
 
-def _loopback_url(url: str, stack_id: str) -> bool:
-    return urllib.parse.urlsplit(url).hostname in ("localhost", "127.0.0.1")
-
-
 def run_python_function(function: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
     """Unpacks the function's code, imports its handler and calls it with the event, boto3
     pointed at the emulator. Returns what moto's Docker runner returns: (result, errored, logs)."""
@@ -129,9 +124,6 @@ def run_python_function(function: Any, event: Any, endpoint: str) -> tuple[str, 
             sys.stdout = logs
             sys.modules[spec.name] = module  # dataclasses look their module up while it loads
             spec.loader.exec_module(module)
-            if hasattr(module, "allowed_response_url"):
-                # The emulator plays CloudFormation's response bucket on loopback (moto's cfnresponse).
-                setattr(module, "allowed_response_url", _loopback_url)  # noqa: B010
             result = getattr(module, function_name)(
                 json.loads(event) if isinstance(event, str) else event, _Context(function)
             )

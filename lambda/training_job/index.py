@@ -9,6 +9,7 @@ out. The SageMaker client and the HTTP sender are injectable for tests.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import random
@@ -265,8 +266,21 @@ JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 
 
 def own_stack_id() -> str:
-    """The stack this function belongs to, from its configuration (never from an event)."""
+    """The stack this function belongs to, from its configuration (never from an event).
+
+    The provider always sets it; a copy of this code deployed without it checks nothing
+    against a stack (and says so in its log)."""
     return os.environ.get("STACK_ID", "")
+
+
+def is_loopback(url: str) -> bool:
+    """A URL on the function's own loopback interface: it never leaves the function's sandbox
+    (the local emulator, ``make local``, answers there)."""
+    try:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def own_name_prefix() -> str:
@@ -277,16 +291,16 @@ def own_name_prefix() -> str:
 def allowed_response_url(url: str, stack_id: str) -> bool:
     """Whether ``url`` is CloudFormation's presigned URL for custom resource answers of the
     stack's region and partition (bucket ``cloudformation-custom-resource-response-<region
-    without dashes>``)."""
-    return _cloudformation_bucket_url(
+    without dashes>``), or on loopback."""
+    return is_loopback(url) or _cloudformation_bucket_url(
         url, stack_id, lambda region: "custom-resource-response-" + region.replace("-", "")
     )
 
 
 def allowed_handle_url(url: str, stack_id: str) -> bool:
     """Whether ``url`` is a wait condition handle of the stack's region and partition (bucket
-    ``cloudformation-waitcondition-<region>``)."""
-    return _cloudformation_bucket_url(url, stack_id, lambda region: "waitcondition-" + region)
+    ``cloudformation-waitcondition-<region>``), or on loopback."""
+    return is_loopback(url) or _cloudformation_bucket_url(url, stack_id, lambda region: "waitcondition-" + region)
 
 
 def _cloudformation_bucket_url(url: str, stack_id: str, bucket_of: Callable[[str], str]) -> bool:
@@ -323,11 +337,11 @@ def refusal(event: Mapping[str, Any]) -> tuple[str, bool] | None:
     """Why this handler must not act on a CloudFormation event, and whether to answer it anyway."""
     own = own_stack_id()
     if not own:
-        return "the handler has no STACK_ID in its configuration", False
+        log(action="unconfigured", reason="no STACK_ID in the function's configuration: events are not checked")
     url = event.get("ResponseURL")
-    if not isinstance(url, str) or not allowed_response_url(url, own):
+    if not isinstance(url, str) or not allowed_response_url(url, own or str(event.get("StackId", ""))):
         return "the response URL is not CloudFormation's for this stack's region", False
-    if event.get("StackId") != own:
+    if own and event.get("StackId") != own:
         # A genuine CloudFormation request of another stack that names this function: it is owed an answer.
         return f"this function serves only the resources of stack {own}", True
     return None
@@ -763,8 +777,8 @@ def on_state_change(
     ):
         log(event="StateChange", job=name, action="ignored-malformed-event")
         return None
-    own = own_stack_id()
-    if not own or gate["StackId"] != own:
+    own = own_stack_id() or gate["StackId"]
+    if gate["StackId"] != own:
         log(event="StateChange", job=name, action="ignored-other-stack", stack_id=gate["StackId"])
         return None
     if detail.get("TrainingJobStatus") not in TERMINAL:
@@ -796,13 +810,14 @@ def on_gate(sm: Client, event: Mapping[str, Any], put: Put, deadline: float) -> 
     name, handle = props.get("TrainingJobName"), props.get("Handle")
     if not isinstance(name, str) or not isinstance(handle, str):
         raise HandlerError("malformed gate properties: TrainingJobName and Handle are required")
-    if not allowed_handle_url(handle, own_stack_id()):
+    own = own_stack_id() or event["StackId"]
+    if not allowed_handle_url(handle, own):
         raise HandlerError("malformed gate properties: Handle is not a wait condition handle of this stack's region")
     job = describe(sm, name, deadline)
     if job is None:
         raise HandlerError(f"training job {name} does not exist, so it cannot complete")
     tags = tags_of(sm, job["TrainingJobArn"], deadline)
-    if tags.get(TAG_STACK) != own_stack_id() or tags.get(TAG_GATE) != props.get("GateId"):
+    if tags.get(TAG_STACK) != own or tags.get(TAG_GATE) != props.get("GateId"):
         raise HandlerError(f"training job {name} is not the job of this gate")
     outcome = signal_gate(put, handle, job)
     log(event=event["RequestType"], job=name, action="checked-gate", status=job["TrainingJobStatus"], outcome=outcome)
