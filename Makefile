@@ -11,7 +11,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 export CDK_DISABLE_VERSION_CHECK := true
 
-.PHONY: install synth local test lint bench scan clean
+.PHONY: install synth local test lint bench scan package-check clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -53,6 +53,10 @@ test: lint
 
 scan: install .venv-scan/.installed
 	$(PYTHON) -m tools.scan
+
+## package-check: build the wheel and sdist, install the wheel outside the repo (oldest aws-cdk-lib allowed), synth an app, mypy --strict it
+package-check: install
+	$(PYTHON) -m tools.package_check
 
 ## bench: resources, template bytes and synth time per job vs. the alternatives (benchmarks/RESULTS.md)
 bench: install
