@@ -19,6 +19,7 @@ from .request import OutputCompressionType, hyperparameter_string
 from .s3_location import S3Location
 from .storage import TrainingStorage
 from .training_job import JobRemovalBehavior, TrainingJob
+from .training_job_base import ITrainingJob
 
 __all__ = [
     "Channel",
@@ -26,6 +27,7 @@ __all__ = [
     "FileSystemAccessMode",
     "FileSystemLocation",
     "FileSystemType",
+    "ITrainingJob",
     "InputMode",
     "JobRemovalBehavior",
     "OutputCompressionType",

@@ -6,8 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import jsii
-from aws_cdk import ArnFormat, Duration, IAnyProducer, IResolveContext, Lazy, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -16,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .guardrails import Guardrails
+from .lazy import lazy_any
 from .memo import per_object
 from .nag import acknowledge_rule, acknowledge_wildcard
 from .naming import stack_prefix
@@ -37,17 +37,6 @@ def handler_code_path() -> Path:
     raise FileNotFoundError("training job handler source (lambda/training_job/index.py) not found")
 
 
-@jsii.implements(IAnyProducer)
-class _Producer:
-    """A value computed when the template is rendered."""
-
-    def __init__(self, produce: Callable[[], Any]) -> None:
-        self._produce = produce
-
-    def produce(self, context: IResolveContext) -> Any:
-        return self._produce()
-
-
 class TrainingJobProvider(Construct):
     """Lambda function, log group and role shared by all training jobs of a stack.
 
@@ -66,8 +55,8 @@ class TrainingJobProvider(Construct):
         self.job_role_path = f"/sagemaker-training/{self.name_prefix}/"
         self._fixed_job_names: list[str] = []
         self._passed_role_arns: list[str] = []
-        self._guardrails = Guardrails()
-        self._deletes_jobs = False
+        # What each job will send and whether it deletes jobs, read when the policy is rendered.
+        self._jobs: list[Callable[[], tuple[Mapping[str, Any], bool]]] = []
         self.log_encryption_key: kms.IKey | None = None
         self._log_key_chosen = False
 
@@ -105,7 +94,7 @@ class TrainingJobProvider(Construct):
             "StartJobsPolicy",
             policy_name="StartStackTrainingJobs",
             roles=[self.role.role_name],
-            policy_document=Lazy.uncached_any(_Producer(self._start_jobs_document)),
+            policy_document=lazy_any(self._start_jobs_document),
         )
         self.role.add_to_policy(
             iam.PolicyStatement(
@@ -255,22 +244,27 @@ class TrainingJobProvider(Construct):
             )
         )
 
-    def register_job(self, request: Mapping[str, Any], *, deletes_job: bool) -> None:
-        """Lets the handler start a job like ``request`` (and delete it, when ``deletes_job``)."""
-        self._guardrails.add(request)
-        self._deletes_jobs |= deletes_job
+    def register_job(self, job: Callable[[], tuple[Mapping[str, Any], bool]]) -> None:
+        """Lets the handler start the job ``job()`` describes (its request, as it is when the
+        template is rendered, and whether its removal deletes it)."""
+        self._jobs.append(job)
 
     def _start_jobs_document(self) -> dict[str, Any]:
+        guardrails, deletes_jobs = Guardrails(), False
+        for job in self._jobs:
+            request, deletes = job()
+            guardrails.add(request)
+            deletes_jobs |= deletes
         statements: list[dict[str, Any]] = [
             {
                 "Sid": "StartStackTrainingJobs",
                 "Effect": "Allow",
                 "Action": "sagemaker:CreateTrainingJob",
                 "Resource": list(self._job_arns),
-                "Condition": self._guardrails.conditions(),
+                "Condition": guardrails.conditions(),
             }
         ]
-        if self._deletes_jobs:
+        if deletes_jobs:
             statements.append(
                 {
                     "Sid": "DeleteStackTrainingJobs",

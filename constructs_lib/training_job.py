@@ -9,12 +9,25 @@ from enum import Enum
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations, CfnWaitCondition, CustomResource, Duration, Size, Stack
+from aws_cdk import (
+    Annotations,
+    CfnDeletionPolicy,
+    CfnResource,
+    CfnWaitCondition,
+    CustomResource,
+    Duration,
+    ITaggable,
+    RemovalPolicy,
+    Size,
+    Stack,
+    TagManager,
+    TagType,
+)
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, IValidation
 
 from .channel import Channel, InputMode
 from .cli_input import load_document, props_from_cli_input
@@ -23,20 +36,23 @@ from .errors import Problems, TrainingJobValidationError
 from .execution_role import JobAccess, create_execution_role, grant_job_access
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
+from .lazy import lazy_any
 from .memo import per_object
 from .nag import acknowledge_rule
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
-from .policy import allow_s3_encryption, principal_of
 from .provider import SERVICE_TIMEOUT, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
 from .storage import TrainingStorage
+from .training_job_base import ImportedTrainingJob, ITrainingJob, TrainingJobBase
 from .validation import model_problems
 
 RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
-SCHEMA_VERSION = "1"
+# 2: the request as structured properties (a reviewer and ``cdk diff`` see each member); the
+# handler coerces CloudFormation's strings back to the API's types, and still reads 0 and 1.
+SCHEMA_VERSION = "2"
 
 
 class JobRemovalBehavior(Enum):
@@ -50,8 +66,8 @@ class JobRemovalBehavior(Enum):
     """Stop the job, wait for it to end, then DeleteTrainingJob so its name can be reused."""
 
 
-@jsii.implements(iam.IGrantable, ec2.IConnectable)
-class TrainingJob(Construct):
+@jsii.implements(iam.IGrantable, ec2.IConnectable, ITaggable)
+class TrainingJob(TrainingJobBase):
     """A SageMaker training job, started by ``cdk deploy`` through CreateTrainingJob.
 
     Creates, unless you bring your own: the execution role (least privilege, derived from
@@ -80,7 +96,7 @@ class TrainingJob(Construct):
         output: S3Location | None = None,
         output_kms_key: kms.IKey | None = None,
         output_compression: OutputCompressionType | None = None,
-        instance_type: str = "ml.m5.xlarge",
+        instance_type: str | ec2.InstanceType = "ml.m5.xlarge",
         instance_count: int = 1,
         volume_size: Size | None = None,
         volume_kms_key: kms.IKey | None = None,
@@ -123,7 +139,8 @@ class TrainingJob(Construct):
         :param output_kms_key: encrypts the artifacts. Default: the output location's key
             (the stack's key for the default output bucket).
         :param output_compression: Default: SageMaker's (GZIP).
-        :param instance_type: Default: ``ml.m5.xlarge``.
+        :param instance_type: an ``ml.*`` name, or an ``ec2.InstanceType`` (``m5.xlarge`` becomes
+            ``ml.m5.xlarge``). Default: ``ml.m5.xlarge``.
         :param instance_count: Default: 1. More than one with a VPC adds a self-referencing
             ingress rule to the job's security groups.
         :param volume_size: ML storage volume per instance, whole GiB. Default: 30 GiB.
@@ -169,6 +186,9 @@ class TrainingJob(Construct):
             not wait; the job trains after ``cdk deploy`` returns.
         """
         super().__init__(scope, construct_id)
+        if isinstance(instance_type, ec2.InstanceType):
+            instance_type = f"ml.{instance_type.to_string()}"
+        self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, dict(tags or {}))
         self._stack = stack = Stack.of(self)
         self._provider = TrainingJobProvider.of(stack)
         self.job_name_prefix = job_name_prefix(
@@ -232,6 +252,7 @@ class TrainingJob(Construct):
             output = S3Location.from_bucket(TrainingStorage.of(stack).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
+        self._output, self._output_key = output, self.output_kms_key
         if volume_kms_key is None and encrypt_volume and not has_local_nvme_storage(instance_type):
             volume_kms_key = self.output_kms_key
         self.volume_kms_key = volume_kms_key
@@ -278,7 +299,7 @@ class TrainingJob(Construct):
             checkpoint_local_path=checkpoint_local_path,
             enable_network_isolation=enable_network_isolation,
             enable_inter_container_traffic_encryption=enable_inter_container_traffic_encryption,
-            tags=tags or {},
+            tags={},  # the tag manager's, rendered with the template (Tags.of and stack tags reach it)
         )
         if overrides:
             apply_overrides(self.request, overrides, problems)
@@ -293,15 +314,18 @@ class TrainingJob(Construct):
                     "yourself (job.role / job.grant_principal) or the job fails at run time",
                 )
         checked = {"TrainingJobName": training_job_name or f"{self.job_name_prefix}-00000000"}
-        problems.extend(model_problems({**checked, **self.request}))
+        problems.extend(model_problems({**checked, **self.rendered_request()}))
         problems.raise_if_any(self)
-        self._provider.register_job(self.request, deletes_job=removal_behavior is JobRemovalBehavior.DELETE)
+        self._validated = json.dumps(stack.resolve(self.request), sort_keys=True)
+        self._provider.register_job(lambda: (self.request, self.removal_behavior is JobRemovalBehavior.DELETE))
+        self.node.add_validation(_LateChanges(self))
 
         properties: dict[str, Any] = {
             "SchemaVersion": SCHEMA_VERSION,
             "JobNamePrefix": self.job_name_prefix,
-            "RemovalBehavior": removal_behavior.value,
-            "Request": stack.to_json_string(self.request),
+            "RemovalBehavior": lazy_any(lambda: self.removal_behavior.value),
+            # Rendered with the template: Aspects may still change ``request`` and the tags.
+            "Request": lazy_any(self.rendered_request),
         }
         if training_job_name is not None:
             properties["TrainingJobName"] = training_job_name
@@ -363,6 +387,74 @@ class TrainingJob(Construct):
             loaded["overrides"] = {**loaded.get("overrides", {}), **extra_overrides}
         return cls(scope, construct_id, **{**loaded, **props})
 
+    # ----- the request ----------------------------------------------------------------
+
+    @property
+    def tags(self) -> TagManager:
+        """The job's tags: the ``tags`` prop, plus what ``Tags.of(scope).add`` adds (the stack's
+        own tags are added when the request is rendered). Tag changes update the job in place."""
+        return self._tag_manager
+
+    def rendered_request(self) -> dict[str, Any]:
+        """The CreateTrainingJob request as the handler receives it (without the generated
+        name): ``request``, which Aspects may still change, and the job's tags."""
+        rendered = dict(self.request)
+        # CloudFormation gives a stack's tags to the resources it knows, not to a training job.
+        tags = {t["Key"]: t["Value"] for t in (Stack.of(self).tags.render_tags() or [])}
+        tags.update({t["Key"]: t["Value"] for t in (self._tag_manager.render_tags() or [])})
+        if tags:
+            rendered["Tags"] = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
+        return rendered
+
+    def apply_removal_policy(self, policy: RemovalPolicy) -> None:
+        """Maps CDK's removal policy onto ``removal_behavior``: ``RETAIN`` (and
+        ``RETAIN_ON_UPDATE_OR_DELETE``) -> ``JobRemovalBehavior.RETAIN``, ``DESTROY`` ->
+        ``JobRemovalBehavior.DELETE``; ``SNAPSHOT`` has no meaning for a training job."""
+        mapping = {
+            RemovalPolicy.RETAIN: JobRemovalBehavior.RETAIN,
+            RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE: JobRemovalBehavior.RETAIN,
+            RemovalPolicy.DESTROY: JobRemovalBehavior.DELETE,
+        }
+        if policy not in mapping:
+            raise TrainingJobValidationError(
+                self.node.path,
+                [f"apply_removal_policy: got {policy}; allowed: RETAIN, RETAIN_ON_UPDATE_OR_DELETE, DESTROY"],
+            )
+        self.removal_behavior = mapping[policy]
+
+    # ----- imports ----------------------------------------------------------------
+
+    @staticmethod
+    def from_training_job_name(scope: Construct, construct_id: str, training_job_name: str) -> ITrainingJob:
+        """A training job this app does not define, by its name (in the scope's account and region)."""
+        return ImportedTrainingJob(scope, construct_id, training_job_name=training_job_name)
+
+    @staticmethod
+    def from_training_job_arn(scope: Construct, construct_id: str, training_job_arn: str) -> ITrainingJob:
+        """A training job this app does not define, by its ARN."""
+        return ImportedTrainingJob(scope, construct_id, training_job_arn=training_job_arn)
+
+    @staticmethod
+    def from_training_job_attributes(
+        scope: Construct,
+        construct_id: str,
+        *,
+        training_job_name: str | None = None,
+        training_job_arn: str | None = None,
+        output: S3Location | None = None,
+        output_kms_key: kms.IKey | None = None,
+    ) -> ITrainingJob:
+        """A training job this app does not define: its name or ARN, and where it wrote its output
+        (the job's ``S3OutputPath``), for ``model_artifacts_s3_uri`` and the output grants."""
+        return ImportedTrainingJob(
+            scope,
+            construct_id,
+            training_job_name=training_job_name,
+            training_job_arn=training_job_arn,
+            output=output,
+            output_kms_key=output_kms_key,
+        )
+
     # ----- attributes --------------------------------------------------------------
 
     @property
@@ -406,18 +498,6 @@ class TrainingJob(Construct):
             rule.add_target(target)
         return rule
 
-    def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
-        """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key (through S3)."""
-        artifacts = self.output.child(f"{self.training_job_name}/output/model.tar.gz")
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:GetObject"],
-            resource_arns=[f"{artifacts.bucket_arn(self._stack)}/{artifacts.key_prefix}"],
-        )
-        if self.output_kms_key is not None:
-            allow_s3_encryption(self, principal_of(grantee), self.output_kms_key.key_arn, write=False)
-        return grant
-
     @property
     def grant_principal(self) -> iam.IPrincipal:
         """The execution role: grant it access to anything else the job's code uses."""
@@ -425,7 +505,14 @@ class TrainingJob(Construct):
 
     @property
     def connections(self) -> ec2.Connections:
-        """The job's security groups (empty without a VPC)."""
+        """The job's security groups (empty without a VPC: rules added through it then create
+        nothing, and a synth warning says so)."""
+        if not self.security_groups:
+            Annotations.of(self).add_warning_v2(
+                "@constructs-lib/connections-without-vpc",
+                "connections: this job runs without a VPC, so it has no security group and rules added "
+                "through job.connections (allow_default_port_from(job), allow_to(...)) create nothing",
+            )
         if self._connections is None:
             self._connections = ec2.Connections(security_groups=self.security_groups)
         return self._connections
@@ -433,7 +520,7 @@ class TrainingJob(Construct):
     def request_json(self) -> str:
         """The CreateTrainingJob request this job sends (without its generated name), as JSON;
         deploy-time values appear as CloudFormation expressions."""
-        resolved = Stack.of(self).resolve(self.request)
+        resolved = Stack.of(self).resolve(self.rendered_request())
         return json.dumps(resolved, indent=2, sort_keys=True)
 
     # ----- construction helpers ----------------------------------------------------
@@ -515,3 +602,28 @@ def _select_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> lis
             subnet_type=selection.subnet_type,
         ).subnet_ids
     )
+
+
+@jsii.implements(IValidation)
+class _LateChanges:
+    """What changed after construction (an Aspect editing ``request``) is validated too, and a
+    removal policy set on the custom resource itself, which would bypass the handler, is refused."""
+
+    def __init__(self, job: TrainingJob) -> None:
+        self._job = job
+
+    def validate(self) -> list[str]:
+        job = self._job
+        stack = Stack.of(job)
+        errors: list[str] = []
+        cfn = job.resource.node.default_child
+        if isinstance(cfn, CfnResource) and cfn.cfn_options.deletion_policy not in (None, CfnDeletionPolicy.DELETE):
+            errors.append(
+                f"{job.resource.node.path} has a deletion policy of its own: it would leave the job to run "
+                "unowned. Use job.apply_removal_policy(...) or removal_behavior instead."
+            )
+        if json.dumps(stack.resolve(job.request), sort_keys=True) != job._validated:
+            checked = {"TrainingJobName": job.fixed_training_job_name or f"{job.job_name_prefix}-00000000"}
+            problems = model_problems({**checked, **job.rendered_request()})
+            errors += [f"request changed after construction: {problem}" for problem in problems]
+        return errors

@@ -119,7 +119,7 @@ def test_custom_resource_type_token_and_timeout() -> None:
     function_id, _ = only(tmpl, "AWS::Lambda::Function")
     props = job["Properties"]
     assert props["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
-    assert props["SchemaVersion"] == "1"
+    assert props["SchemaVersion"] == "2"
     assert props["RemovalBehavior"] == "stop"
     assert int(props["ServiceTimeout"]) <= 3600
     assert "TrainingJobName" not in props

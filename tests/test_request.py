@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import pytest
 
@@ -77,18 +77,31 @@ def test_user_supplied_request_uses_the_users_role_buckets_and_key() -> None:
     assert request["OutputDataConfig"] == {"S3OutputPath": "s3://team-models/xgb/models/", "KmsKeyId": key}
     assert request["ResourceConfig"]["VolumeKmsKeyId"] == key
     assert request["ResourceConfig"]["VolumeSizeInGB"] == 50
-    assert request["Tags"] == [{"Key": "team", "Value": "ml-platform"}, {"Key": "cost-center", "Value": "1234"}]
+    assert request["Tags"] == [{"Key": "cost-center", "Value": "1234"}, {"Key": "team", "Value": "ml-platform"}]
     assert request["HyperParameters"] == {"num_round": "100", "eta": "0.2", "objective": "binary:logistic"}
 
 
-def test_handler_reads_the_request_with_the_api_types() -> None:
-    """CloudFormation stringifies property values; the request travels as one JSON string."""
+def _as_cloudformation_delivers(value: Any) -> Any:
+    """Custom resource properties reach the function with every scalar as a string."""
+    if isinstance(value, dict):
+        return {k: _as_cloudformation_delivers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_cloudformation_delivers(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def test_handler_reads_the_structured_request_with_the_api_types() -> None:
+    """The request travels as structured properties (schema 2), stringified by CloudFormation."""
     handler = load_handler()
     tmpl = template_of("vpc_two_instances")
     _, job = only(tmpl, "Custom::SageMakerTrainingJob")
     props = resolve_intrinsics(job["Properties"], tmpl)
-    assert isinstance(props["Request"], str)
-    parsed = handler.parse_props(json.loads(json.dumps(props)))
+    assert props["SchemaVersion"] == "2" and isinstance(props["Request"], dict)
+    assert props["Request"]["HyperParameters"] == {"epochs": "3"}  # a reviewer sees each member
+    parsed = handler.parse_props(_as_cloudformation_delivers(props))
+    assert parsed.request == props["Request"]  # every type restored
     assert parsed.request["ResourceConfig"]["InstanceCount"] == 2
     assert parsed.request["EnableInterContainerTrafficEncryption"] is True
     assert parsed.name_prefix == props["JobNamePrefix"]

@@ -21,7 +21,9 @@ def request_of(properties: dict[str, Any]) -> Any:
     value = properties.get("Request")
     if isinstance(value, str):
         return json.loads(value)
-    if isinstance(value, dict) and "Fn::Join" in value:
+    if isinstance(value, dict) and "Fn::Join" not in value:
+        return value  # schema 2: the request as structured properties
+    if isinstance(value, dict):
         parts = value["Fn::Join"][1]
         placeholders: dict[str, Any] = {}
         text = ""

@@ -28,7 +28,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# 0: the request as an object of strings, no version; 1: the request as one JSON string;
+# 2: the request as an object again (structured, for review), its strings coerced back.
+SCHEMA_VERSIONS = ("0", "1", "2")
 TAG_STACK = "sagemaker-cdk:stack-id"
 TAG_RESOURCE = "sagemaker-cdk:logical-id"
 TAG_REQUEST = "sagemaker-cdk:request-id"
@@ -205,24 +208,25 @@ class Props:
 def parse_props(raw: Mapping[str, Any] | None) -> Props:
     """Reads properties of any schema version this handler has ever written.
 
-    Version 0 (no ``SchemaVersion``) passed ``Request`` as an object, which CloudFormation
-    turns into strings; such values are coerced back to the API's types.
+    Versions 0 (no ``SchemaVersion``) and 2 pass ``Request`` as an object, whose scalars
+    CloudFormation turns into strings: they are coerced back to the API's types. Version 1
+    passes it as one JSON string.
     """
     if not isinstance(raw, Mapping):
         raise HandlerError("ResourceProperties missing or not an object")
     version = str(raw.get("SchemaVersion", "0"))
-    if version not in ("0", SCHEMA_VERSION):
-        raise HandlerError(f"unsupported SchemaVersion {version!r}; this handler reads 0 and {SCHEMA_VERSION}")
+    if version not in SCHEMA_VERSIONS:
+        raise HandlerError(f"unsupported SchemaVersion {version!r}; this handler reads {', '.join(SCHEMA_VERSIONS)}")
     request = raw.get("Request")
     if isinstance(request, str):
         try:
             request = json.loads(request)
         except json.JSONDecodeError as error:
             raise HandlerError(f"Request is not valid JSON: {error}") from None
+    elif isinstance(request, dict):
+        request = coerce_request(request)
     if not isinstance(request, dict):
         raise HandlerError("Request missing or not an object")
-    if version == "0":
-        request = coerce_request(request)
     prefix = raw.get("JobNamePrefix")
     if not isinstance(prefix, str) or not prefix:
         raise HandlerError("JobNamePrefix missing")

@@ -1,0 +1,198 @@
+"""What every training job offers, defined here or imported: ``ITrainingJob``, its grants and
+its CloudWatch metrics."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from aws_cdk import ArnFormat, Resource, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from .errors import TrainingJobValidationError
+from .policy import allow_s3_encryption, principal_of
+from .s3_location import S3Location
+
+# Where SageMaker publishes a training job's metrics: instance metrics with a ``Host``
+# dimension (``<job name>/algo-<n>``), the job's ``MetricDefinitions`` with ``TrainingJobName``.
+NAMESPACE = "/aws/sagemaker/TrainingJobs"
+
+
+class ITrainingJob(Protocol):
+    """A SageMaker training job: one this app defines (``TrainingJob``) or one imported with
+    ``TrainingJob.from_training_job_name`` / ``_arn`` / ``_attributes``."""
+
+    @property
+    def training_job_name(self) -> str: ...
+
+    @property
+    def training_job_arn(self) -> str: ...
+
+    @property
+    def model_artifacts_s3_uri(self) -> str: ...
+
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant: ...
+
+    def grant_describe(self, grantee: iam.IGrantable) -> iam.Grant: ...
+
+    def grant_stop(self, grantee: iam.IGrantable) -> iam.Grant: ...
+
+    def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant: ...
+
+    def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric: ...
+
+    def metric_instance(self, metric_name: str, *, instance: int = 1, **props: Any) -> cloudwatch.Metric: ...
+
+
+class TrainingJobBase(Resource):
+    """Grants and metrics of a training job, from its name, ARN and output location."""
+
+    # Set by subclasses.
+    _output: S3Location | None = None
+    _output_key: kms.IKey | None = None
+
+    @property
+    def training_job_name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def training_job_arn(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def model_artifacts_s3_uri(self) -> str:
+        """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model."""
+        return self._output_location().child(f"{self.training_job_name}/output/model.tar.gz").s3_uri
+
+    def _output_location(self) -> S3Location:
+        if self._output is None:
+            raise TrainingJobValidationError(
+                self.node.path,
+                ["output: unknown for this imported job; import it with from_training_job_attributes(output=...)"],
+            )
+        return self._output
+
+    # ----- grants -------------------------------------------------------------------
+
+    def grant(self, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+        """``actions`` (``sagemaker:...``) on this job only."""
+        return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[self.training_job_arn])
+
+    def grant_describe(self, grantee: iam.IGrantable) -> iam.Grant:
+        """DescribeTrainingJob and ListTags on this job."""
+        return self.grant(grantee, "sagemaker:DescribeTrainingJob", "sagemaker:ListTags")
+
+    def grant_stop(self, grantee: iam.IGrantable) -> iam.Grant:
+        """StopTrainingJob on this job."""
+        return self.grant(grantee, "sagemaker:StopTrainingJob")
+
+    def grant_read_output(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Everything this job wrote (``<output>/<job name>/``: the model, ``output.tar.gz``,
+        Debugger and Profiler output): ListBucket on that prefix, GetObject below it, Decrypt on
+        the output key through S3."""
+        location = self._output_location().child(f"{self.training_job_name}/")
+        stack = Stack.of(self)
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee, actions=["s3:GetObject"], resource_arns=[location.objects_arn(stack)]
+        )
+        listing = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:ListBucket"],
+            resource_arns=[location.bucket_arn(stack)],
+            conditions={"StringLike": {"s3:prefix": [f"{location.key_prefix}*"]}},
+        )
+        key = self._output_key or location.encryption_key
+        if key is not None:
+            allow_s3_encryption(self, principal_of(grantee), key.key_arn, write=False)
+        return grant.combine(listing)
+
+    def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+        """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key (through S3)."""
+        artifacts = self._output_location().child(f"{self.training_job_name}/output/model.tar.gz")
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["s3:GetObject"],
+            resource_arns=[f"{artifacts.bucket_arn(Stack.of(self))}/{artifacts.key_prefix}"],
+        )
+        key = self._output_key or artifacts.encryption_key
+        if key is not None:
+            allow_s3_encryption(self, principal_of(grantee), key.key_arn, write=False)
+        return grant
+
+    # ----- metrics ------------------------------------------------------------------
+
+    def metric(self, metric_name: str, **props: Any) -> cloudwatch.Metric:
+        """A metric of the job's ``metric_definitions`` (dimension ``TrainingJobName``).
+        ``props`` as ``cloudwatch.MetricOptions`` (default: average over 5 minutes)."""
+        return cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"TrainingJobName": self.training_job_name},
+            **props,
+        )
+
+    def metric_instance(self, metric_name: str, *, instance: int = 1, **props: Any) -> cloudwatch.Metric:
+        """An instance metric of the job (dimension ``Host`` = ``<job name>/algo-<instance>``)."""
+        return cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={"Host": f"{self.training_job_name}/algo-{instance}"},
+            **props,
+        )
+
+    def metric_cpu_utilization(self, *, instance: int = 1, **props: Any) -> cloudwatch.Metric:
+        """CPUUtilization of one instance (percent, 100 per core)."""
+        return self.metric_instance("CPUUtilization", instance=instance, **props)
+
+    def metric_memory_utilization(self, *, instance: int = 1, **props: Any) -> cloudwatch.Metric:
+        """MemoryUtilization of one instance (percent)."""
+        return self.metric_instance("MemoryUtilization", instance=instance, **props)
+
+    def metric_gpu_utilization(self, *, instance: int = 1, **props: Any) -> cloudwatch.Metric:
+        """GPUUtilization of one instance (percent, 100 per GPU)."""
+        return self.metric_instance("GPUUtilization", instance=instance, **props)
+
+    def metric_gpu_memory_utilization(self, *, instance: int = 1, **props: Any) -> cloudwatch.Metric:
+        """GPUMemoryUtilization of one instance (percent, 100 per GPU)."""
+        return self.metric_instance("GPUMemoryUtilization", instance=instance, **props)
+
+    def metric_disk_utilization(self, *, instance: int = 1, **props: Any) -> cloudwatch.Metric:
+        """DiskUtilization of one instance (percent of the ML storage volume)."""
+        return self.metric_instance("DiskUtilization", instance=instance, **props)
+
+
+class ImportedTrainingJob(TrainingJobBase):
+    """A training job this app does not define, known by its name or ARN."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        training_job_name: str | None = None,
+        training_job_arn: str | None = None,
+        output: S3Location | None = None,
+        output_kms_key: kms.IKey | None = None,
+    ) -> None:
+        if not training_job_name and not training_job_arn:
+            raise TrainingJobValidationError(
+                f"{scope.node.path}/{construct_id}", ["training_job_name / training_job_arn: give one"]
+            )
+        super().__init__(scope, construct_id, environment_from_arn=training_job_arn)
+        stack = Stack.of(self)
+        self._arn = training_job_arn or stack.format_arn(
+            service="sagemaker", resource="training-job", resource_name=training_job_name
+        )
+        self._name = training_job_name or str(stack.split_arn(self._arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name)
+        self._output = output
+        self._output_key = output_kms_key
+
+    @property
+    def training_job_name(self) -> str:
+        return self._name
+
+    @property
+    def training_job_arn(self) -> str:
+        return self._arn
