@@ -3,7 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import Enum
 from typing import Any
+
+from aws_cdk import Duration, Size
+
+
+def shown(value: Any) -> str:
+    """A value as a user recognises it: sizes and durations in their units, enums by name."""
+    if isinstance(value, Size):
+        try:
+            return f"{value.to_gibibytes()} GiB"
+        except RuntimeError:  # not a whole number of GiB
+            return f"{value.to_mebibytes()} MiB"
+    if isinstance(value, Duration):
+        return f"{value.to_human_string()} ({int(value.to_seconds())} s)"
+    if isinstance(value, Enum):
+        return f"{type(value).__name__}.{value.name}"
+    return repr(value)
 
 
 class TrainingJobValidationError(ValueError):
@@ -27,10 +44,18 @@ class Problems:
         self._items: list[str] = []
 
     def add(self, prop: str, value: Any, allowed: str) -> None:
-        self._items.append(f"{prop}: got {value!r}; {allowed}")
+        self._items.append(f"{prop}: got {shown(value)}; {allowed}")
 
     def extend(self, items: Iterable[str]) -> None:
         self._items.extend(items)
+
+    def extend_new(self, items: Iterable[str]) -> None:
+        """Adds the problems whose subject (``<prop>: got <value>``) no problem names yet: a
+        rule's message says more than the API model's for the same value."""
+        for item in items:
+            subject = item.split("; ", 1)[0]
+            if not any(existing.startswith(subject) for existing in self._items):
+                self._items.append(item)
 
     def __bool__(self) -> bool:
         return bool(self._items)

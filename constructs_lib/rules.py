@@ -18,7 +18,11 @@ from .errors import Problems
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
 from .naming import is_valid_job_name
+from .prop_types import labeled
 from .validation import RESERVED_TAGS, TAG_LIMIT
+
+# SageMaker's documented maximum runtime of a training job (the API model states no maximum).
+MAX_RUNTIME_SECONDS = 28 * 24 * 3600
 
 
 def prop_problems(
@@ -44,51 +48,68 @@ def prop_problems(
     """Adds a problem for each rule the props break."""
     if (image is None) == (algorithm_name is None):
         problems.add(
-            "image / algorithm_name", {"image": image, "algorithm_name": algorithm_name}, "set exactly one of them"
+            "image / algorithm_name (AlgorithmSpecification.TrainingImage / AlgorithmName)",
+            {"image": image, "algorithm_name": algorithm_name},
+            "set exactly one of them",
         )
     for key, value in hyperparameters.items():
         if not isinstance(value, str | int | float | bool):
-            problems.add(f"hyperparameters[{key!r}]", value, "allowed: str, int, float or bool")
+            problems.add(f"hyperparameters[{key!r}] (HyperParameters)", value, "allowed: str, int, float or bool")
     if volume_size is not None:
         try:
             volume_size.to_gibibytes()
         except RuntimeError:  # Size raises for a fractional number of GiB
-            problems.add("volume_size", str(volume_size), "a whole number of GiB")
+            problems.add(labeled("volume_size"), volume_size, "a whole number of GiB")
     if volume_kms_key is not None and has_local_nvme_storage(instance_type):
         problems.add(
-            "volume_kms_key",
+            labeled("volume_kms_key"),
             volume_kms_key.node.path,
             f"{instance_type} has local NVMe storage, which SageMaker encrypts in "
             "hardware and for which it rejects a volume KMS key; remove volume_kms_key",
         )
     if enable_managed_spot_training:
         if max_wait is None:
-            problems.add("max_wait", None, "required with enable_managed_spot_training")
+            problems.add(
+                labeled("max_wait"), None, "required with enable_managed_spot_training (EnableManagedSpotTraining)"
+            )
         elif max_wait.to_seconds() < max_runtime_seconds:
-            problems.add("max_wait", f"{max_wait.to_seconds()} s", f"must be >= max_runtime ({max_runtime_seconds} s)")
+            problems.add(
+                labeled("max_wait"), max_wait, f"must be >= max_runtime ({max_runtime_seconds} s, MaxRuntimeInSeconds)"
+            )
     elif max_wait is not None:
-        problems.add("max_wait", f"{max_wait.to_seconds()} s", "only allowed with enable_managed_spot_training")
+        problems.add(
+            labeled("max_wait"), max_wait, "only allowed with enable_managed_spot_training (EnableManagedSpotTraining)"
+        )
+    if max_runtime_seconds > MAX_RUNTIME_SECONDS:
+        problems.add(
+            labeled("max_runtime"),
+            f"{max_runtime_seconds} s",
+            f"at most 28 days ({MAX_RUNTIME_SECONDS} s), SageMaker's documented limit for a training job",
+        )
     if len(tags) > TAG_LIMIT - RESERVED_TAGS:
         problems.add(
-            "tags", f"{len(tags)} tags", f"at most {TAG_LIMIT - RESERVED_TAGS} (the handler adds {RESERVED_TAGS})"
+            labeled("tags"),
+            f"{len(tags)} tags",
+            f"at most {TAG_LIMIT - RESERVED_TAGS} (the handler adds {RESERVED_TAGS})",
         )
     for key in tags:
         if key.lower().startswith("aws:"):
-            problems.add("tags", key, "keys starting with 'aws:' are reserved by AWS")
+            problems.add(labeled("tags"), key, "keys starting with 'aws:' are reserved by AWS")
     names = [c.channel_name for c in inputs]
     for name in sorted({n for n in names if names.count(n) > 1}):
-        problems.add("inputs", name, "channel names must be unique")
+        where = ", ".join(f"InputDataConfig[{i}].ChannelName" for i, n in enumerate(names) if n == name)
+        problems.add(f"inputs ({where})", name, "channel names must be unique")
     if training_job_name is not None and not (
         Token.is_unresolved(training_job_name) or is_valid_job_name(training_job_name)
     ):
         problems.add(
-            "training_job_name",
+            labeled("training_job_name"),
             training_job_name,
             "1-63 characters: letters, digits and hyphens, starting and ending with a letter or digit",
         )
     _network_problems(problems, inputs, vpc, vpc_subnets, security_groups)
     if instance_count < 1:
-        problems.add("instance_count", instance_count, "at least 1")
+        problems.add(labeled("instance_count"), instance_count, "at least 1")
 
 
 def _network_problems(
@@ -105,7 +126,7 @@ def _network_problems(
         and not (explicit_subnets and security_groups)
     ):
         problems.add(
-            "vpc",
+            labeled("vpc"),
             None,
             "required when vpc_subnets or security_groups is set, unless vpc_subnets lists "
             "subnets explicitly and security_groups is given",
@@ -113,7 +134,11 @@ def _network_problems(
     if vpc is None and not explicit_subnets:
         for index, channel in enumerate(inputs):
             if isinstance(channel.data, FileSystemLocation):
-                problems.add(f"inputs[{index}].data", channel.data.file_system_id, "a file system channel needs vpc")
+                problems.add(
+                    f"inputs[{index}].data (InputDataConfig[{index}].DataSource.FileSystemDataSource)",
+                    channel.data.file_system_id,
+                    "a file system channel needs vpc (VpcConfig)",
+                )
 
 
 def wait_problems(
@@ -132,11 +157,11 @@ def wait_problems(
     longest = max_wait.to_seconds() if spot and max_wait is not None else max_runtime_seconds
     needed = longest + STARTUP_MARGIN.to_seconds()
     if seconds > MAX_WAIT.to_seconds():
-        problems.add("wait_for_completion", f"{seconds} s", "at most 12 hours (CloudFormation's WaitCondition limit)")
+        problems.add("wait_for_completion", wait, "at most 12 hours (CloudFormation's WaitCondition limit)")
     elif seconds <= needed:
         problems.add(
             "wait_for_completion",
-            f"{seconds} s",
+            wait,
             f"must exceed {'max_wait' if spot else 'max_runtime'} ({longest} s) plus "
             f"{int(STARTUP_MARGIN.to_minutes())} minutes of start-up, i.e. more than {needed} s",
         )

@@ -41,13 +41,14 @@ from .memo import per_object
 from .nag import acknowledge_rule
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
+from .prop_types import type_problems
 from .provider import SERVICE_TIMEOUT, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
 from .storage import TrainingStorage
 from .training_job_base import ImportedTrainingJob, ITrainingJob, TrainingJobBase
-from .validation import model_problems
+from .validation import ALLOW_UNKNOWN_ENUM_VALUES, split_unknown_enum_values
 
 RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
 # 2: the request as structured properties (a reviewer and ``cdk diff`` see each member); the
@@ -185,7 +186,11 @@ class TrainingJob(TrainingJobBase):
             that need the trained model depend on ``completion``. Default: the deployment does
             not wait; the job trains after ``cdk deploy`` returns.
         """
+        props = {k: v for k, v in locals().items() if k not in ("self", "scope", "construct_id", "__class__")}
         super().__init__(scope, construct_id)
+        problems = Problems()
+        type_problems(problems, props, enums={"removal_behavior": JobRemovalBehavior})
+        problems.raise_if_any(self)  # nothing below can be built from values of the wrong type
         if isinstance(instance_type, ec2.InstanceType):
             instance_type = f"ml.{instance_type.to_string()}"
         self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, dict(tags or {}))
@@ -202,7 +207,6 @@ class TrainingJob(TrainingJobBase):
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else 86400
         self._allow_all_outbound = allow_all_outbound
 
-        problems = Problems()
         prop_problems(
             problems,
             image=image,
@@ -229,7 +233,7 @@ class TrainingJob(TrainingJobBase):
             enable_managed_spot_training=enable_managed_spot_training,
             max_wait=max_wait,
         )
-        problems.raise_if_any(self)
+        # Problems so far are raised with the API model's, below: one error lists them all.
 
         if role is None:
             self.role: iam.IRole = create_execution_role(
@@ -287,7 +291,7 @@ class TrainingJob(TrainingJobBase):
             output_compression=output_compression,
             instance_type=instance_type,
             instance_count=instance_count,
-            volume_gib=int(volume_size.to_gibibytes()) if volume_size is not None else 30,
+            volume_gib=_whole_gibibytes(volume_size),
             volume_kms_key_arn=volume_kms_key.key_arn if volume_kms_key is not None else None,
             keep_alive_seconds=int(keep_alive_period.to_seconds()) if keep_alive_period is not None else None,
             security_group_ids=self._security_group_ids,
@@ -313,8 +317,7 @@ class TrainingJob(TrainingJobBase):
                     f"overrides: {path} = {value!r} is not granted to the job's role; grant access "
                     "yourself (job.role / job.grant_principal) or the job fails at run time",
                 )
-        checked = {"TrainingJobName": training_job_name or f"{self.job_name_prefix}-00000000"}
-        problems.extend(model_problems({**checked, **self.rendered_request()}))
+        self._model_problems(problems)
         problems.raise_if_any(self)
         self._validated = json.dumps(stack.resolve(self.request), sort_keys=True)
         self._provider.register_job(lambda: (self.request, self.removal_behavior is JobRemovalBehavior.DELETE))
@@ -388,6 +391,23 @@ class TrainingJob(TrainingJobBase):
         return cls(scope, construct_id, **{**loaded, **props})
 
     # ----- the request ----------------------------------------------------------------
+
+    def _model_problems(self, problems: Problems | None = None) -> list[str]:
+        """The rendered request against the API model; enum values the local model does not know
+        are warnings instead when the context sets ``ALLOW_UNKNOWN_ENUM_VALUES``."""
+        checked = {"TrainingJobName": self.fixed_training_job_name or f"{self.job_name_prefix}-00000000"}
+        found, unknown = split_unknown_enum_values({**checked, **self.rendered_request()})
+        if self.node.try_get_context(ALLOW_UNKNOWN_ENUM_VALUES):
+            for value in unknown:
+                Annotations.of(self).add_warning_v2(
+                    "@constructs-lib/unknown-enum-value", f"{value} (accepted: {ALLOW_UNKNOWN_ENUM_VALUES} is set)"
+                )
+        else:
+            hint = f" (newer than the installed botocore? set the context {ALLOW_UNKNOWN_ENUM_VALUES}: true)"
+            found += [value + hint for value in unknown]
+        if problems is not None:
+            problems.extend_new(found)
+        return found
 
     @property
     def tags(self) -> TagManager:
@@ -623,7 +643,14 @@ class _LateChanges:
                 "unowned. Use job.apply_removal_policy(...) or removal_behavior instead."
             )
         if json.dumps(stack.resolve(job.request), sort_keys=True) != job._validated:
-            checked = {"TrainingJobName": job.fixed_training_job_name or f"{job.job_name_prefix}-00000000"}
-            problems = model_problems({**checked, **job.rendered_request()})
-            errors += [f"request changed after construction: {problem}" for problem in problems]
+            errors += [f"request changed after construction: {problem}" for problem in job._model_problems()]
         return errors
+
+
+def _whole_gibibytes(size: Size | None) -> int:
+    """The volume size in GiB (30 by default); a fractional size is a problem ``prop_problems``
+    reports, so 30 stands in while the rest is validated."""
+    try:
+        return int(size.to_gibibytes()) if size is not None else 30
+    except RuntimeError:
+        return 30

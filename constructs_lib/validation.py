@@ -8,6 +8,7 @@ props that the model cannot express live in ``rules``.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -63,6 +64,9 @@ _PROP_NAMES = {
     "VpcConfig.SecurityGroupIds": "security_groups",
 }
 
+# Context key: true makes enum values the local botocore model does not know synth warnings.
+ALLOW_UNKNOWN_ENUM_VALUES = "@constructs-lib/allow-unknown-enum-values"
+UNKNOWN_ENUM_MARK = "\x00unknown-enum"
 TAG_LIMIT = 50
 RESERVED_TAGS = 5  # the handler's identity tags on every job
 
@@ -90,10 +94,12 @@ def prop_name(api_path: str) -> str:
     return api_path
 
 
-def _describe_enum(values: list[str]) -> str:
+def _describe_enum(value: str, values: list[str]) -> str:
+    close = difflib.get_close_matches(value, values, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     shown = ", ".join(values[:12])
     more = f" (and {len(values) - 12} more)" if len(values) > 12 else ""
-    return f"one of {shown}{more}"
+    return f"{hint}allowed: one of {shown}{more}"
 
 
 _TOKEN = re.compile(r"[$#]\{Token\[")
@@ -164,7 +170,7 @@ def _check_scalar(shape: Shape, value: Any, where: str, out: list[str]) -> None:
             return
         enum = list(shape.enum) if isinstance(shape, StringShape) else []
         if enum and value not in enum:
-            out.append(f"{where}: got {value!r}; allowed: {_describe_enum(enum)}")
+            out.append(f"{where}: got {value!r}; {_describe_enum(value, enum)}{UNKNOWN_ENUM_MARK}")
             return
         if "min" in meta and len(value) < meta["min"]:
             out.append(f"{where}: got {value!r}; at least {meta['min']} characters")
@@ -195,6 +201,22 @@ def _check_scalar(shape: Shape, value: Any, where: str, out: list[str]) -> None:
 
 def model_problems(request: Mapping[str, Any]) -> list[str]:
     """Problems of ``request`` (a CreateTrainingJob request) per botocore's SageMaker model."""
+    return [p.replace(UNKNOWN_ENUM_MARK, "") for p in _all_problems(request)]
+
+
+def split_unknown_enum_values(request: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(problems, values the local model does not list): for ``ALLOW_UNKNOWN_ENUM_VALUES``, an
+    instance type or algorithm newer than the installed botocore is a warning, not an error."""
+    problems, unknown = [], []
+    for problem in _all_problems(request):
+        if problem.endswith(UNKNOWN_ENUM_MARK):
+            unknown.append(problem[: -len(UNKNOWN_ENUM_MARK)])
+        else:
+            problems.append(problem)
+    return problems, unknown
+
+
+def _all_problems(request: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     _check(_create_request_shape(), dict(request), "", out)
     return out

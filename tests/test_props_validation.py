@@ -76,7 +76,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "hyperparameter of another type",
         {"hyperparameters": {"layers": [1, 2]}},
-        ["hyperparameters['layers']", "[1, 2]", "str, int, float or bool"],
+        ["hyperparameters (HyperParameters)", "[1, 2]", "str, int, float or bool"],
     ),
     (
         "too many hyperparameters",
@@ -111,7 +111,63 @@ def test_bad_props_are_refused_with_a_clear_message(props: dict[str, Any], expec
 def test_several_problems_are_reported_together() -> None:
     with pytest.raises(TrainingJobValidationError) as raised:
         _build(instance_count=0, tags={"aws:x": "y"}, training_job_name="_")
-    assert len(raised.value.problems) == 3
+    assert len(raised.value.problems) == 3  # the model's own message for the name is not repeated
+
+
+def test_cross_prop_and_model_problems_are_reported_in_one_error() -> None:
+    with pytest.raises(TrainingJobValidationError) as raised:
+        _build(
+            enable_managed_spot_training=True,  # max_wait missing: a rule across props
+            instance_type="ml.m5.xlargee",  # not in the model's enum
+            environment={"A" * 600: "x"},  # a key longer than the model allows
+        )
+    text = "\n".join(raised.value.problems)
+    assert "max_wait (StoppingCondition.MaxWaitTimeInSeconds): got None; required" in text
+    assert "instance_type (ResourceConfig.InstanceType): got 'ml.m5.xlargee'; did you mean 'ml.m5.xlarge'" in text
+    assert "Environment" in text
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"max_runtime": 3600}, r"max_runtime \(StoppingCondition.MaxRuntimeInSeconds\): got 3600; a Duration"),
+        ({"max_runtime": "4h"}, r"max_runtime \(StoppingCondition.MaxRuntimeInSeconds\): got '4h'; a Duration"),
+        ({"volume_size": 100}, r"volume_size \(ResourceConfig.VolumeSizeInGB\): got 100; a Size, e.g. Size.gibibytes"),
+        ({"inputs": "train"}, r"inputs \(InputDataConfig\): got 'train'; a list of Channel"),
+        ({"image": "my-image:1"}, r"image \(AlgorithmSpecification.TrainingImage\): got 'my-image:1'; a TrainingImage"),
+        ({"input_mode": "File"}, r"input_mode \(AlgorithmSpecification.TrainingInputMode\): got 'File'; an InputMode"),
+        ({"instance_count": True}, r"instance_count \(ResourceConfig.InstanceCount\): got True; a whole number"),
+        ({"removal_behavior": "stop"}, r"removal_behavior: got 'stop'; one of JobRemovalBehavior.STOP"),
+    ],
+)
+def test_a_prop_of_the_wrong_type_is_reported_with_its_api_member(props: dict[str, Any], expected: str) -> None:
+    with pytest.raises(TrainingJobValidationError, match=expected):
+        _build(**props)
+
+
+def test_a_single_channel_instead_of_a_list_says_how_to_fix_it() -> None:
+    channel = Channel("train", S3Location.from_uri("s3://bucket/train/"))
+    with pytest.raises(TrainingJobValidationError, match=r"wrap the single channel in \[ \]"):
+        _build(inputs=channel)
+
+
+def test_sizes_and_durations_are_shown_in_their_units() -> None:
+    with pytest.raises(TrainingJobValidationError) as raised:
+        _build(volume_size=cdk.Size.mebibytes(512), max_runtime=cdk.Duration.days(30))
+    text = "\n".join(raised.value.problems)
+    assert "volume_size (ResourceConfig.VolumeSizeInGB): got 512 MiB; a whole number of GiB" in text
+    assert "max_runtime (StoppingCondition.MaxRuntimeInSeconds): got '2592000 s'; at most 28 days" in text
+
+
+def test_an_enum_value_newer_than_the_local_model_can_be_accepted_with_a_warning() -> None:
+    with pytest.raises(TrainingJobValidationError, match="allow-unknown-enum-values"):
+        _build(instance_type="ml.future9.xlarge")
+    app = cdk.App(context={"@constructs-lib/allow-unknown-enum-values": True})
+    stack = cdk.Stack(app, "Newer", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
+    TrainingJob(stack, "Job", image=TrainingImage.from_ecr_repository(repo), instance_type="ml.future9.xlarge")
+    match = cdk.assertions.Match.string_like_regexp("ml.future9.xlarge")
+    assert cdk.assertions.Annotations.from_stack(stack).find_warning("*", match)
 
 
 def test_malformed_s3_uri_is_refused() -> None:
@@ -136,7 +192,9 @@ def test_file_system_channel_needs_a_network_and_renders_its_source() -> None:
         file_system_id="fs-0123456789abcdef0", file_system_type=FileSystemType.FSX_LUSTRE, directory_path="/fsx/train"
     )
     with pytest.raises(
-        TrainingJobValidationError, match=r"inputs\[0\]\.data: got 'fs-0123456789abcdef0'; a file system"
+        TrainingJobValidationError,
+        match=r"inputs\[0\]\.data \(InputDataConfig\[0\]\.DataSource\.FileSystemDataSource\): "
+        r"got 'fs-0123456789abcdef0'; a file system",
     ):
         _build(inputs=[Channel("train", lustre)])
     job = _build(inputs=[Channel("train", lustre)], _make_vpc=_vpc)
