@@ -85,6 +85,13 @@ def summarize(out_dir: Path) -> str:
             )
         for name, output in sorted(template.get("Outputs", {}).items()):
             lines.append(f"  output {name}: {json.dumps(output.get('Value'))}")
+    if any(JOB_TYPE in line for line in lines):
+        lines.append(
+            "Deploying a change to a training job's request starts a new job (the old one is then stopped, "
+            "retained or deleted per its removal_behavior), except for changes to Tags, ProfilerConfig, "
+            "RemoteDebugConfig and ResourceConfig.KeepAlivePeriodInSeconds, which update the job in place. "
+            "`cdk diff` shows the members that change."
+        )
     return "\n".join(lines)
 
 
