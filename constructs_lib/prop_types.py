@@ -30,8 +30,15 @@ def _instance(*kinds: type) -> Callable[[Any], bool]:
 
 
 def _has(*attributes: str) -> Callable[[Any], bool]:
-    """A jsii interface (IRole, IVpc, IKey…): Python sees its members, not its type."""
-    return lambda value: all(hasattr(value, a) for a in attributes)
+    """A jsii interface (IRole, IVpc, IKey…): Python sees its members, not its type. Looked up on
+    the class, so that no property is read (each read is a round trip to the jsii runtime)."""
+
+    def check(value: Any) -> bool:
+        # An object jsii hands back for several interfaces delegates to one proxy per interface.
+        classes = [type(d) for d in getattr(value, "_delegates", ())] or [type(value)]
+        return all(any(hasattr(c, a) for c in classes) for a in attributes)
+
+    return check
 
 
 def _mapping_of(*kinds: type) -> Callable[[Any], bool]:

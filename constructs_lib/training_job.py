@@ -11,8 +11,6 @@ from typing import Any
 import jsii
 from aws_cdk import (
     Annotations,
-    CfnDeletionPolicy,
-    CfnResource,
     CfnWaitCondition,
     CustomResource,
     Duration,
@@ -27,7 +25,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from constructs import Construct, IConstruct, IValidation
+from constructs import Construct, IConstruct
 
 from .channel import Channel, InputMode
 from .cli_input import load_document, props_from_cli_input
@@ -36,7 +34,6 @@ from .errors import Problems, TrainingJobValidationError
 from .execution_role import JobAccess, create_execution_role, grant_job_access
 from .image import TrainingImage
 from .instance_types import has_local_nvme_storage
-from .lazy import lazy_any
 from .memo import per_object
 from .nag import acknowledge_rule
 from .naming import job_name_prefix
@@ -193,8 +190,11 @@ class TrainingJob(TrainingJobBase):
         problems.raise_if_any(self)  # nothing below can be built from values of the wrong type
         if isinstance(instance_type, ec2.InstanceType):
             instance_type = f"ml.{instance_type.to_string()}"
-        self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, dict(tags or {}))
+        self._initial_tags = dict(tags or {})
         self._stack = stack = Stack.of(self)
+        # CloudFormation gives a stack's tags to the resources it knows, not to a training job:
+        # the stack's tags join the job's (which win); Tags.of adds more until synthesis.
+        self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, self._known_tags())
         self._provider = TrainingJobProvider.of(stack)
         self.job_name_prefix = job_name_prefix(
             stack, f"{per_object(scope, 'path', lambda: scope.node.path)}/{construct_id}"
@@ -276,7 +276,7 @@ class TrainingJob(TrainingJobBase):
         grant_job_access(stack, self.role, access)
         image_uri = image.bind(self, self.role) if image is not None else None
 
-        self.request = render_request(
+        self._request = render_request(
             role_arn=per_object(self.role, "arn", lambda: self.role.role_arn),
             image_uri=image_uri,
             algorithm_name=algorithm_name,
@@ -306,7 +306,7 @@ class TrainingJob(TrainingJobBase):
             tags={},  # the tag manager's, rendered with the template (Tags.of and stack tags reach it)
         )
         if overrides:
-            apply_overrides(self.request, overrides, problems)
+            apply_overrides(self._request, overrides, problems)
             granted = [loc.s3_uri for loc in (*access.inputs, access.output, *([checkpoint] if checkpoint else []))]
             granted += [key.key_arn for key in (self.output_kms_key, volume_kms_key) if key is not None]
             for path, value in access_points(overrides):
@@ -319,22 +319,21 @@ class TrainingJob(TrainingJobBase):
                 )
         self._model_problems(problems)
         problems.raise_if_any(self)
-        self._validated = json.dumps(stack.resolve(self.request), sort_keys=True)
-        self._provider.register_job(lambda: (self.request, self.removal_behavior is JobRemovalBehavior.DELETE))
-        self.node.add_validation(_LateChanges(self))
+        self._provider.register_job(lambda: (self._request, self.removal_behavior is JobRemovalBehavior.DELETE))
 
         properties: dict[str, Any] = {
             "SchemaVersion": SCHEMA_VERSION,
             "JobNamePrefix": self.job_name_prefix,
-            "RemovalBehavior": lazy_any(lambda: self.removal_behavior.value),
-            # Rendered with the template: Aspects may still change ``request`` and the tags.
-            "Request": lazy_any(self.rendered_request),
+            # The tags render with the template (CDK's own lazy value: no callback per job).
+            "Request": {**self._request, "Tags": self._tag_manager.rendered_tags},
         }
+        if removal_behavior is not JobRemovalBehavior.STOP:  # the handler's default
+            properties["RemovalBehavior"] = removal_behavior.value
         if training_job_name is not None:
             properties["TrainingJobName"] = training_job_name
         self._gate: CompletionGate | None = None
         if wait_for_completion is not None:
-            gate_id = job_identity(stack.resolve(self.request), self.job_name_prefix, training_job_name)
+            gate_id = job_identity(stack.resolve(self._request), self.job_name_prefix, training_job_name)
             self._gate = CompletionGate(
                 self,
                 "Completion",
@@ -396,8 +395,8 @@ class TrainingJob(TrainingJobBase):
         """The rendered request against the API model; enum values the local model does not know
         are warnings instead when the context sets ``ALLOW_UNKNOWN_ENUM_VALUES``."""
         checked = {"TrainingJobName": self.fixed_training_job_name or f"{self.job_name_prefix}-00000000"}
-        found, unknown = split_unknown_enum_values({**checked, **self.rendered_request()})
-        if self.node.try_get_context(ALLOW_UNKNOWN_ENUM_VALUES):
+        found, unknown = split_unknown_enum_values({**checked, **self._request_with_tags(self._known_tags())})
+        if per_object(self._stack, "unknown enums", lambda: bool(self.node.try_get_context(ALLOW_UNKNOWN_ENUM_VALUES))):
             for value in unknown:
                 Annotations.of(self).add_warning_v2(
                     "@constructs-lib/unknown-enum-value", f"{value} (accepted: {ALLOW_UNKNOWN_ENUM_VALUES} is set)"
@@ -411,17 +410,39 @@ class TrainingJob(TrainingJobBase):
 
     @property
     def tags(self) -> TagManager:
-        """The job's tags: the ``tags`` prop, plus what ``Tags.of(scope).add`` adds (the stack's
-        own tags are added when the request is rendered). Tag changes update the job in place."""
+        """The job's tags: the ``tags`` prop and the stack's tags, plus what ``Tags.of(scope).add``
+        adds until synthesis. Tag changes update the job in place."""
         return self._tag_manager
+
+    @property
+    def request(self) -> dict[str, Any]:
+        """The CreateTrainingJob request as built (without its name and tags), read-only: change
+        it with ``add_request_override`` (from an Aspect, too)."""
+        frozen: dict[str, Any] = _read_only(self._request)
+        return frozen
+
+    def add_request_override(self, path: str, value: Any) -> None:
+        """Sets one request member after construction (``"ResourceConfig.InstanceType"``,
+        ``"HyperParameters.lr"``, ``"InputDataConfig[0].InputMode"``): the way for an Aspect to
+        change a job. Validated against the API model at once; the handler's guardrails follow.
+        No permission is derived from it (as for ``overrides``)."""
+        problems = Problems()
+        apply_overrides(self._request, {path: value}, problems)
+        self._model_problems(problems)
+        problems.raise_if_any(self)
+        self.resource.node.default_child.add_property_override(f"Request.{path}", value)  # type: ignore[union-attr]
 
     def rendered_request(self) -> dict[str, Any]:
         """The CreateTrainingJob request as the handler receives it (without the generated
-        name): ``request``, which Aspects may still change, and the job's tags."""
-        rendered = dict(self.request)
-        # CloudFormation gives a stack's tags to the resources it knows, not to a training job.
-        tags = {t["Key"]: t["Value"] for t in (Stack.of(self).tags.render_tags() or [])}
-        tags.update({t["Key"]: t["Value"] for t in (self._tag_manager.render_tags() or [])})
+        name), with the job's tags as far as they are known before synthesis."""
+        return self._request_with_tags({t["Key"]: t["Value"] for t in (self._tag_manager.render_tags() or [])})
+
+    def _known_tags(self) -> dict[str, str]:
+        """The tags at construction (no round trip to the tag manager): the stack's and the job's."""
+        return {**_stack_tags(self._stack), **self._initial_tags}
+
+    def _request_with_tags(self, tags: Mapping[str, str]) -> dict[str, Any]:
+        rendered = dict(self._request)
         if tags:
             rendered["Tags"] = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
         return rendered
@@ -441,6 +462,9 @@ class TrainingJob(TrainingJobBase):
                 [f"apply_removal_policy: got {policy}; allowed: RETAIN, RETAIN_ON_UPDATE_OR_DELETE, DESTROY"],
             )
         self.removal_behavior = mapping[policy]
+        self.resource.node.default_child.add_property_override(  # type: ignore[union-attr]
+            "RemovalBehavior", self.removal_behavior.value
+        )
 
     # ----- imports ----------------------------------------------------------------
 
@@ -624,27 +648,35 @@ def _select_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection | None) -> lis
     )
 
 
-@jsii.implements(IValidation)
-class _LateChanges:
-    """What changed after construction (an Aspect editing ``request``) is validated too, and a
-    removal policy set on the custom resource itself, which would bypass the handler, is refused."""
+def _stack_tags(stack: Stack) -> dict[str, str]:
+    """The stack's own tags (``Stack(tags=...)``), read once per stack."""
+    return per_object(stack, "stack tags", lambda: dict(stack.tags.tag_values()))
 
-    def __init__(self, job: TrainingJob) -> None:
-        self._job = job
 
-    def validate(self) -> list[str]:
-        job = self._job
-        stack = Stack.of(job)
-        errors: list[str] = []
-        cfn = job.resource.node.default_child
-        if isinstance(cfn, CfnResource) and cfn.cfn_options.deletion_policy not in (None, CfnDeletionPolicy.DELETE):
-            errors.append(
-                f"{job.resource.node.path} has a deletion policy of its own: it would leave the job to run "
-                "unowned. Use job.apply_removal_policy(...) or removal_behavior instead."
-            )
-        if json.dumps(stack.resolve(job.request), sort_keys=True) != job._validated:
-            errors += [f"request changed after construction: {problem}" for problem in job._model_problems()]
-        return errors
+class _ReadOnlyDict(dict[str, Any]):
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            "TrainingJob.request is read-only: change a member with job.add_request_override('Member.Path', value)"
+        )
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+
+
+class _ReadOnlyList(list[Any]):
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(
+            "TrainingJob.request is read-only: change a member with job.add_request_override('Member[0].Path', value)"
+        )
+
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = clear = _refuse
+
+
+def _read_only(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _ReadOnlyDict({k: _read_only(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return _ReadOnlyList(_read_only(v) for v in value)
+    return value
 
 
 def _whole_gibibytes(size: Size | None) -> int:

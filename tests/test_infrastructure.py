@@ -120,7 +120,7 @@ def test_custom_resource_type_token_and_timeout() -> None:
     props = job["Properties"]
     assert props["ServiceToken"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert props["SchemaVersion"] == "2"
-    assert props["RemovalBehavior"] == "stop"
+    assert "RemovalBehavior" not in props  # the handler's default: stop
     assert int(props["ServiceTimeout"]) <= 3600
     assert "TrainingJobName" not in props
 
