@@ -25,7 +25,7 @@ _ID = "SageMakerTrainingJobProvider"
 HANDLER_TIMEOUT = Duration.minutes(15)
 # How long CloudFormation waits for an answer: the handler always answers well within its own
 # timeout, so a lost answer must not hang the stack for CloudFormation's default hour.
-SERVICE_TIMEOUT = Duration.minutes(20)
+SERVICE_TIMEOUT_SECONDS = 20 * 60
 
 
 def handler_code_path() -> Path:

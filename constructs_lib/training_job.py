@@ -11,8 +11,8 @@ from typing import Any
 import jsii
 from aws_cdk import (
     Annotations,
+    CfnResource,
     CfnWaitCondition,
-    CustomResource,
     Duration,
     ITaggable,
     RemovalPolicy,
@@ -20,6 +20,7 @@ from aws_cdk import (
     Stack,
     TagManager,
     TagType,
+    Token,
 )
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -39,7 +40,7 @@ from .nag import acknowledge_rule
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
 from .prop_types import type_problems
-from .provider import SERVICE_TIMEOUT, TrainingJobProvider
+from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
@@ -343,13 +344,17 @@ class TrainingJob(TrainingJobBase):
                 timeout=wait_for_completion,
             )
             properties["GateId"] = gate_id
-        self.resource = CustomResource(
+        # The custom resource as an L1 resource: CustomResource's L2 costs every job a second
+        # construct and an explicit DeletionPolicy/UpdateReplacePolicy of Delete (CloudFormation's default).
+        self.resource = CfnResource(
             self,
             "Resource",
-            service_token=self._provider.service_token,
-            resource_type=RESOURCE_TYPE,
-            properties=properties,
-            service_timeout=SERVICE_TIMEOUT,
+            type=RESOURCE_TYPE,
+            properties={
+                "ServiceToken": self._provider.service_token,
+                "ServiceTimeout": str(SERVICE_TIMEOUT_SECONDS),
+                **properties,
+            },
         )
         # The job must not start before its role's policies and its security group rules
         # exist (the role and groups themselves are already referenced by the request).
@@ -430,7 +435,7 @@ class TrainingJob(TrainingJobBase):
         apply_overrides(self._request, {path: value}, problems)
         self._model_problems(problems)
         problems.raise_if_any(self)
-        self.resource.node.default_child.add_property_override(f"Request.{path}", value)  # type: ignore[union-attr]
+        self.resource.add_property_override(f"Request.{path}", value)
 
     def rendered_request(self) -> dict[str, Any]:
         """The CreateTrainingJob request as the handler receives it (without the generated
@@ -462,9 +467,7 @@ class TrainingJob(TrainingJobBase):
                 [f"apply_removal_policy: got {policy}; allowed: RETAIN, RETAIN_ON_UPDATE_OR_DELETE, DESTROY"],
             )
         self.removal_behavior = mapping[policy]
-        self.resource.node.default_child.add_property_override(  # type: ignore[union-attr]
-            "RemovalBehavior", self.removal_behavior.value
-        )
+        self.resource.add_property_override("RemovalBehavior", self.removal_behavior.value)
 
     # ----- imports ----------------------------------------------------------------
 
@@ -501,20 +504,25 @@ class TrainingJob(TrainingJobBase):
 
     # ----- attributes --------------------------------------------------------------
 
+    def _attribute(self, name: str) -> str:
+        """An attribute of the custom resource (the handler's answer), as a string token."""
+        value: str = per_object(self, f"attribute {name}", lambda: Token.as_string(self.resource.get_att(name)))
+        return value
+
     @property
     def training_job_name(self) -> str:
         """The job's name (a deploy-time value)."""
-        return self.resource.get_att_string("TrainingJobName")
+        return self._attribute("TrainingJobName")
 
     @property
     def training_job_arn(self) -> str:
         """The job's ARN (a deploy-time value)."""
-        return self.resource.get_att_string("TrainingJobArn")
+        return self._attribute("TrainingJobArn")
 
     @property
     def model_artifacts_s3_uri(self) -> str:
         """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model."""
-        return self.resource.get_att_string("ModelArtifacts")
+        return self._attribute("ModelArtifacts")
 
     @property
     def completion(self) -> CfnWaitCondition:

@@ -233,7 +233,7 @@ def test_metrics_name_the_namespace_and_the_dimensions_sagemaker_publishes() -> 
     job = _job(stack, metric_definitions={"validation:auc": "auc=([0-9.]+)"})
     cpu = job.metric_cpu_utilization(instance=2, period=cdk.Duration.minutes(1))
     assert (cpu.namespace, cpu.metric_name) == ("/aws/sagemaker/TrainingJobs", "CPUUtilization")
-    resource_id = stack.get_logical_id(job.resource.node.default_child)  # type: ignore[arg-type]
+    resource_id = stack.get_logical_id(job.resource)
     job_name = {"Fn::GetAtt": [resource_id, "TrainingJobName"]}
     assert stack.resolve((cpu.dimensions or {})["Host"]) == {"Fn::Join": ["", [job_name, "/algo-2"]]}
     auc = job.metric("validation:auc")
