@@ -159,3 +159,14 @@ class Run:
         self.stub.assert_no_pending_responses()
         assert len(self.sent) == 1, self.sent
         return self.sent[-1][1]
+
+
+def as_cloudformation_delivers(value: Any) -> Any:
+    """Custom resource properties as they reach the function: every scalar a string."""
+    if isinstance(value, dict):
+        return {k: as_cloudformation_delivers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_cloudformation_delivers(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -12,7 +12,7 @@ from aws_cdk import aws_ecr as ecr
 from constructs import IConstruct
 
 from constructs_lib import JobRemovalBehavior, TrainingImage, TrainingJob
-from tests.handler_support import REQUEST, Run, description, event, handler, props
+from tests.handler_support import REQUEST, Run, as_cloudformation_delivers, description, event, handler, props
 from tests.stacks import only, resources, template
 from tools.summary import request_of
 
@@ -145,23 +145,15 @@ def test_a_stack_is_what_a_resource_is() -> None:
 # ----- the handler reads every schema version it ever wrote --------------------------------------
 
 
-def _stringified(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _stringified(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_stringified(v) for v in value]
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 @pytest.mark.parametrize("old_version", ["0", "1"])
 def test_an_update_from_an_older_schema_to_schema_2_keeps_the_job(old_version: str) -> None:
     name = "training-2327-a3ff110e-0a1b2c3d"
     old = (
-        props() if old_version == "1" else {"JobNamePrefix": props()["JobNamePrefix"], "Request": _stringified(REQUEST)}
+        props()
+        if old_version == "1"
+        else {"JobNamePrefix": props()["JobNamePrefix"], "Request": as_cloudformation_delivers(REQUEST)}
     )
-    new = {**props(), "SchemaVersion": "2", "Request": _stringified(REQUEST)}
+    new = {**props(), "SchemaVersion": "2", "Request": as_cloudformation_delivers(REQUEST)}
     run = Run()
     evt = event("Update", physical_id=name, properties=new, old_properties=old)
     run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})

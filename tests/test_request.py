@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from constructs_lib import hyperparameter_string
 from tests.conftest import load_handler
+from tests.handler_support import as_cloudformation_delivers
 from tests.stacks import only, template_of
 from tools.intrinsics import resolve_intrinsics
 from tools.summary import request_of
@@ -81,17 +80,6 @@ def test_user_supplied_request_uses_the_users_role_buckets_and_key() -> None:
     assert request["HyperParameters"] == {"num_round": "100", "eta": "0.2", "objective": "binary:logistic"}
 
 
-def _as_cloudformation_delivers(value: Any) -> Any:
-    """Custom resource properties reach the function with every scalar as a string."""
-    if isinstance(value, dict):
-        return {k: _as_cloudformation_delivers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_cloudformation_delivers(v) for v in value]
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def test_handler_reads_the_structured_request_with_the_api_types() -> None:
     """The request travels as structured properties (schema 2), stringified by CloudFormation."""
     handler = load_handler()
@@ -100,7 +88,7 @@ def test_handler_reads_the_structured_request_with_the_api_types() -> None:
     props = resolve_intrinsics(job["Properties"], tmpl)
     assert props["SchemaVersion"] == "2" and isinstance(props["Request"], dict)
     assert props["Request"]["HyperParameters"] == {"epochs": "3"}  # a reviewer sees each member
-    parsed = handler.parse_props(_as_cloudformation_delivers(props))
+    parsed = handler.parse_props(as_cloudformation_delivers(props))
     assert parsed.request == props["Request"]  # every type restored
     assert parsed.request["ResourceConfig"]["InstanceCount"] == 2
     assert parsed.request["EnableInterContainerTrafficEncryption"] is True
