@@ -498,7 +498,7 @@ def on_create(
     iam_delay, attempt = 2.0, 0
     while True:
         try:
-            response = responder.create(sm, request, name, deadline)
+            created = responder.create(sm, request, name, deadline)
         except TooLate:
             raise
         except ClientError as error:
@@ -523,7 +523,7 @@ def on_create(
             last = error
         else:
             log(event=event["RequestType"], job=name, action="created")
-            return result({**request, "TrainingJobArn": response["TrainingJobArn"], "TrainingJobStatus": "InProgress"})
+            return created
         # Throttled, or the answer was lost: the next attempt creates the job, or finds it by its name.
         delay = backoff(attempt)
         if time.monotonic() + delay + CALL_SECONDS > deadline:
@@ -864,8 +864,9 @@ class Responder:
         # The name of a Create that may have reached SageMaker without being confirmed.
         self.unconfirmed: str | None = None
 
-    def create(self, sm: Client, request: Mapping[str, Any], name: str, deadline: float) -> dict[str, Any]:
-        """One CreateTrainingJob attempt, unless the answer has gone out or is due too soon."""
+    def create(self, sm: Client, request: Mapping[str, Any], name: str, deadline: float) -> tuple[str, dict[str, str]]:
+        """One CreateTrainingJob attempt, unless the answer has gone out or is due too soon;
+        the answer for the job it created, from CreateTrainingJob's response and the request."""
         with self._lock:
             if self.sent is not None or time.monotonic() + CALL_SECONDS > deadline:
                 raise TooLate(f"the handler ran out of time before CreateTrainingJob for {name} could be sent")
@@ -879,7 +880,7 @@ class Responder:
             self.created = result(
                 {**request, "TrainingJobArn": response["TrainingJobArn"], "TrainingJobStatus": "InProgress"}
             )
-            return response
+            return self.created
 
     def expire(self, remaining: float, fallback: str) -> None:
         """The deadline: answer now, with what is known."""
