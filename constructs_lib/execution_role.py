@@ -12,7 +12,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .nag import acknowledge_rule, acknowledge_wildcard
-from .policy import allow, allow_s3_encryption, arn
+from .policy import allow, allow_key, allow_s3_encryption, arn
 from .s3_location import S3Location
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -103,14 +103,15 @@ def grant_job_access(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
         location.grant_read(stack, role)
     access.output.grant_write(stack, role)
     if access.output_kms_key is not None and access.output_kms_key is not access.output.encryption_key:
-        allow_s3_encryption(stack, role, access.output_kms_key.key_arn, write=True)
+        allow_s3_encryption(stack, role, access.output_kms_key, write=True)
     if access.checkpoint is not None:
         access.checkpoint.grant_read_write(stack, role)
     if access.volume_kms_key is not None:
-        allow(
+        allow_key(
+            stack,
             role,
             ["kms:CreateGrant"],
-            [access.volume_kms_key.key_arn],
+            access.volume_kms_key,
             conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
             sid="TrainingVolumeEncryption",
         )

@@ -12,9 +12,11 @@ from typing import Any
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
 from .memo import per_object
+from .nag import acknowledge_wildcard
 
 
 def principal_of(grantee: iam.IGrantable) -> iam.IPrincipal:
@@ -65,11 +67,44 @@ def via_s3(scope: IConstruct) -> dict[str, Any]:
     return {"StringEquals": {"kms:ViaService": f"s3.{_parts(scope)[1]}.amazonaws.com"}}
 
 
-def allow_s3_encryption(scope: IConstruct, principal: iam.IPrincipal, key_arn: str, *, write: bool) -> None:
+def _is_alias(key: kms.IKey) -> bool:
+    """An alias (kms.IAlias) given where a key is expected; looked up on the class (no jsii read)."""
+    classes = [type(d) for d in getattr(key, "_delegates", ())] or [type(key)]
+    return any(hasattr(c, "alias_name") for c in classes)
+
+
+def allow_key(
+    scope: IConstruct,
+    principal: iam.IPrincipal,
+    actions: Sequence[str],
+    key: kms.IKey,
+    conditions: Mapping[str, Any] | None = None,
+    sid: str | None = None,
+) -> None:
+    """``actions`` on ``key``. IAM does not authorise the use of a key through its alias ARN: for
+    an alias the statement names the account's keys of this region that carry the alias
+    (``kms:ResourceAliases``); for a key, its ARN."""
+    if not _is_alias(key):
+        allow(principal, actions, [per_object(key, "arn", lambda: key.key_arn)], conditions=conditions, sid=sid)
+        return
+    name = per_object(key, "alias name", lambda: key.alias_name)  # type: ignore[attr-defined]
+    keys = arn(scope, "kms", "key/*")
+    aliased = {**(conditions or {}), "ForAnyValue:StringEquals": {"kms:ResourceAliases": [name]}}
+    allow(principal, actions, [keys], conditions=aliased, sid=sid)
+    if hasattr(principal, "node"):
+        acknowledge_wildcard(
+            principal,  # type: ignore[arg-type]
+            keys,
+            "A KMS key given by its alias: IAM honours the alias only as a condition "
+            "(kms:ResourceAliases) on the account's keys of this region, not as a resource.",
+        )
+
+
+def allow_s3_encryption(scope: IConstruct, principal: iam.IPrincipal, key: kms.IKey, *, write: bool) -> None:
     """What reading (Decrypt) or writing (GenerateDataKey, Decrypt for multipart uploads) SSE-KMS
     objects needs of their key, through S3 only; writing also gets kms:Encrypt, which SageMaker
     calls itself on the output key (its API reference: a key given by id or alias)."""
     actions = ["kms:GenerateDataKey", "kms:Decrypt"] if write else ["kms:Decrypt"]
-    allow(principal, actions, [key_arn], conditions=via_s3(scope))
+    allow_key(scope, principal, actions, key, conditions=via_s3(scope))
     if write:
-        allow(principal, ["kms:Encrypt"], [key_arn])
+        allow_key(scope, principal, ["kms:Encrypt"], key)

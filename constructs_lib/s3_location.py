@@ -91,7 +91,7 @@ class S3Location:
         )
         allow(principal, ["s3:GetObject"], [self.objects_arn(scope)])
         if self.encryption_key is not None:
-            allow_s3_encryption(scope, principal, self.encryption_key.key_arn, write=False)
+            allow_s3_encryption(scope, principal, self.encryption_key, write=False)
 
     def grant_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """PutObject and AbortMultipartUpload below the prefix; on its key, GenerateDataKey and
@@ -99,7 +99,7 @@ class S3Location:
         principal = principal_of(grantee)
         allow(principal, ["s3:PutObject", "s3:AbortMultipartUpload"], [self.objects_arn(scope)])
         if self.encryption_key is not None:
-            allow_s3_encryption(scope, principal, self.encryption_key.key_arn, write=True)
+            allow_s3_encryption(scope, principal, self.encryption_key, write=True)
 
     def grant_read_write(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """Read and write (checkpoints): the union of ``grant_read`` and ``grant_write``."""

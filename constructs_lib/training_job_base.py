@@ -105,7 +105,7 @@ class TrainingJobBase(Resource):
         )
         key = self._output_key or location.encryption_key
         if key is not None:
-            allow_s3_encryption(self, principal_of(grantee), key.key_arn, write=False)
+            allow_s3_encryption(self, principal_of(grantee), key, write=False)
         return grant.combine(listing)
 
     def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
@@ -118,7 +118,7 @@ class TrainingJobBase(Resource):
         )
         key = self._output_key or artifacts.encryption_key
         if key is not None:
-            allow_s3_encryption(self, principal_of(grantee), key.key_arn, write=False)
+            allow_s3_encryption(self, principal_of(grantee), key, write=False)
         return grant
 
     # ----- metrics ------------------------------------------------------------------
