@@ -14,6 +14,7 @@ from .channel import (
 from .errors import TrainingJobValidationError
 from .execution_role import sagemaker_service_role
 from .image import TrainingImage
+from .instance_group import InstanceGroup
 from .provider import TrainingJobProvider
 from .request import OutputCompressionType, hyperparameter_string
 from .s3_location import S3Location
@@ -29,6 +30,7 @@ __all__ = [
     "FileSystemType",
     "ITrainingJob",
     "InputMode",
+    "InstanceGroup",
     "JobRemovalBehavior",
     "OutputCompressionType",
     "RecordWrapperType",

@@ -91,9 +91,10 @@ class Channel:
     """One named input channel backed by S3 (or by a file system).
 
     Defaults: ``S3Prefix`` data, SageMaker's distribution (``FullyReplicated``), no content type,
-    no compression, no record wrapper, the job's input mode, no shuffling.
+    no compression, no record wrapper, the job's input mode, no shuffling, every instance group
+    (``instance_group_names`` limits the channel to the named groups of a heterogeneous cluster).
     The job role gets read access to exactly ``data`` (and Decrypt on its key).
-    The S3-only fields (data type, distribution, attribute names) are ignored for a
+    The S3-only fields (data type, distribution, attribute names, instance group names) are ignored for a
     ``FileSystemLocation``.
     """
 
@@ -108,6 +109,7 @@ class Channel:
     input_mode: InputMode | None = None
     shuffle_seed: int | None = None
     attribute_names: Sequence[str] | None = None
+    instance_group_names: Sequence[str] | None = None
 
     def render(self) -> dict[str, Any]:
         """This channel's entry of ``InputDataConfig``."""
@@ -122,6 +124,8 @@ class Channel:
                 source["S3DataDistributionType"] = self.distribution.value
             if self.attribute_names is not None:
                 source["AttributeNames"] = list(self.attribute_names)
+            if self.instance_group_names is not None:
+                source["InstanceGroupNames"] = list(self.instance_group_names)
             data_source = {"S3DataSource": source}
         channel: dict[str, Any] = {"ChannelName": self.channel_name, "DataSource": data_source}
         if self.content_type is not None:

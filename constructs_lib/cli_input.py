@@ -36,6 +36,7 @@ from .channel import (
 )
 from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
+from .instance_group import InstanceGroup
 from .nag import acknowledge_rule
 from .request import OutputCompressionType
 from .s3_location import S3Location
@@ -268,7 +269,9 @@ class _Reader:
                     )
                 if "AttributeNames" in source:
                     options["attribute_names"] = source["AttributeNames"]
-                typed_source = {"S3DataType", "S3Uri", "S3DataDistributionType", "AttributeNames"}
+                if "InstanceGroupNames" in source:
+                    options["instance_group_names"] = source["InstanceGroupNames"]
+                typed_source = {"S3DataType", "S3Uri", "S3DataDistributionType", "AttributeNames", "InstanceGroupNames"}
                 self.leftovers(f"{where}.DataSource.S3DataSource", source, typed_source)
             else:
                 fs = raw["DataSource"]["FileSystemDataSource"]
@@ -308,6 +311,11 @@ class _Reader:
         self.leftovers("OutputDataConfig", config, {"KmsKeyId", "S3OutputPath", "CompressionType"})
 
     def resources(self, config: Mapping[str, Any]) -> None:
+        if "InstanceGroups" in config:
+            self.props["instance_groups"] = [
+                InstanceGroup(g["InstanceGroupName"], g["InstanceType"], g["InstanceCount"])
+                for g in config["InstanceGroups"]
+            ]
         if "InstanceType" in config:
             self.props["instance_type"] = config["InstanceType"]
         if "InstanceCount" in config:
@@ -320,7 +328,14 @@ class _Reader:
             self.props["encrypt_volume"] = False
         if "KeepAlivePeriodInSeconds" in config:
             self.props["keep_alive_period"] = Duration.seconds(config["KeepAlivePeriodInSeconds"])
-        typed = {"InstanceType", "InstanceCount", "VolumeSizeInGB", "VolumeKmsKeyId", "KeepAlivePeriodInSeconds"}
+        typed = {
+            "InstanceType",
+            "InstanceCount",
+            "InstanceGroups",
+            "VolumeSizeInGB",
+            "VolumeKmsKeyId",
+            "KeepAlivePeriodInSeconds",
+        }
         self.leftovers("ResourceConfig", config, typed)
 
     def vpc(self, config: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ from aws_cdk import aws_ec2 as ec2
 from .channel import Channel, InputMode
 from .errors import Problems
 from .image import TrainingImage
+from .instance_group import InstanceGroup
 from .request import OutputCompressionType
 from .s3_location import S3Location
 
@@ -100,6 +101,12 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
         ),
     ),
     "instance_count": ("ResourceConfig.InstanceCount", _Expected(_instance(int), "a whole number, at least 1")),
+    "instance_groups": (
+        "ResourceConfig.InstanceGroups",
+        _Expected(
+            _sequence_of(InstanceGroup), "a list of InstanceGroup, e.g. [InstanceGroup('gpu', 'ml.p4d.24xlarge', 2)]"
+        ),
+    ),
     "volume_size": ("ResourceConfig.VolumeSizeInGB", _Expected(_instance(Size), "a Size, e.g. Size.gibibytes(100)")),
     "volume_kms_key": ("ResourceConfig.VolumeKmsKeyId", _KEY),
     "encrypt_volume": ("ResourceConfig.VolumeKmsKeyId", _BOOL),

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Any
 
 from .channel import Channel, InputMode
+from .instance_group import InstanceGroup
 from .s3_location import S3Location
 
 HyperParameterValue = str | int | float | bool
@@ -54,8 +55,9 @@ def render_request(
     output: S3Location,
     output_kms_key_arn: str | None,
     output_compression: OutputCompressionType | None,
-    instance_type: str,
-    instance_count: int,
+    instance_type: str | None,
+    instance_count: int | None,
+    instance_groups: Sequence[InstanceGroup],
     volume_gib: int,
     volume_kms_key_arn: str | None,
     keep_alive_seconds: int | None,
@@ -88,11 +90,13 @@ def render_request(
     if output_compression is not None:
         output_config["CompressionType"] = output_compression.value
 
-    resource_config: dict[str, Any] = {
-        "InstanceType": instance_type,
-        "InstanceCount": instance_count,
-        "VolumeSizeInGB": volume_gib,
-    }
+    # A heterogeneous cluster names its groups; SageMaker then refuses InstanceType/InstanceCount.
+    resource_config: dict[str, Any] = (
+        {"InstanceGroups": [group.render() for group in instance_groups]}
+        if instance_groups
+        else {"InstanceType": instance_type, "InstanceCount": instance_count}
+    )
+    resource_config["VolumeSizeInGB"] = volume_gib
     if volume_kms_key_arn is not None:
         resource_config["VolumeKmsKeyId"] = volume_kms_key_arn
     if keep_alive_seconds is not None:

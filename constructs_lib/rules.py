@@ -16,6 +16,7 @@ from .channel import Channel, FileSystemLocation
 from .completion import MAX_WAIT, STARTUP_MARGIN
 from .errors import Problems
 from .image import TrainingImage
+from .instance_group import InstanceGroup
 from .instance_types import has_local_nvme_storage
 from .naming import is_valid_job_name
 from .prop_types import labeled
@@ -31,8 +32,10 @@ def prop_problems(
     image: TrainingImage | None,
     algorithm_name: str | None,
     hyperparameters: Mapping[str, Any],
-    instance_type: str,
-    instance_count: int,
+    instance_types: Sequence[str],
+    instance_type: str | None,
+    instance_count: int | None,
+    instance_groups: Sequence[InstanceGroup],
     volume_size: Size | None,
     volume_kms_key: kms.IKey | None,
     inputs: Sequence[Channel],
@@ -60,11 +63,12 @@ def prop_problems(
             volume_size.to_gibibytes()
         except RuntimeError:  # Size raises for a fractional number of GiB
             problems.add(labeled("volume_size"), volume_size, "a whole number of GiB")
-    if volume_kms_key is not None and has_local_nvme_storage(instance_type):
+    nvme = [t for t in instance_types if has_local_nvme_storage(t)]
+    if volume_kms_key is not None and nvme:
         problems.add(
             labeled("volume_kms_key"),
             volume_kms_key.node.path,
-            f"{instance_type} has local NVMe storage, which SageMaker encrypts in "
+            f"{', '.join(nvme)} has local NVMe storage, which SageMaker encrypts in "
             "hardware and for which it rejects a volume KMS key; remove volume_kms_key",
         )
     if enable_managed_spot_training:
@@ -108,8 +112,43 @@ def prop_problems(
             "1-63 characters: letters, digits and hyphens, starting and ending with a letter or digit",
         )
     _network_problems(problems, inputs, vpc, vpc_subnets, security_groups)
-    if instance_count < 1:
+    if instance_count is not None and instance_count < 1:
         problems.add(labeled("instance_count"), instance_count, "at least 1")
+    _group_problems(problems, instance_groups, instance_type, instance_count, inputs)
+
+
+def _group_problems(
+    problems: Problems,
+    groups: Sequence[InstanceGroup],
+    instance_type: str | None,
+    instance_count: int | None,
+    inputs: Sequence[Channel],
+) -> None:
+    """A heterogeneous cluster: named groups only, each channel feeding groups that exist."""
+    if groups and (instance_type is not None or instance_count is not None):
+        problems.add(
+            "instance_groups (ResourceConfig.InstanceGroups)",
+            {"instance_type": instance_type, "instance_count": instance_count},
+            "with instance_groups, leave instance_type and instance_count unset (SageMaker refuses both)",
+        )
+    names = [g.instance_group_name for g in groups]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.add(
+            "instance_groups (ResourceConfig.InstanceGroups[].InstanceGroupName)", name, "names must be unique"
+        )
+    for i, group in enumerate(groups):
+        if group.instance_count < 1:
+            problems.add(
+                f"instance_groups[{i}] (ResourceConfig.InstanceGroups[{i}].InstanceCount)",
+                group.instance_count,
+                "at least 1",
+            )
+    for i, channel in enumerate(inputs):
+        for name in channel.instance_group_names or []:
+            if name not in names:
+                allowed = f"one of {', '.join(names)}" if names else "instance_groups to be set (no group exists)"
+                where = f"InputDataConfig[{i}].DataSource.S3DataSource.InstanceGroupNames"
+                problems.add(f"inputs[{i}].instance_group_names ({where})", name, allowed)
 
 
 def _network_problems(

@@ -34,6 +34,7 @@ from .completion import CompletionGate, job_state_pattern
 from .errors import Problems, TrainingJobValidationError
 from .execution_role import JobAccess, create_execution_role, grant_job_access
 from .image import TrainingImage
+from .instance_group import InstanceGroup, ml_instance_type
 from .instance_types import has_local_nvme_storage
 from .memo import per_object
 from .nag import acknowledge_rule
@@ -95,8 +96,9 @@ class TrainingJob(TrainingJobBase):
         output: S3Location | None = None,
         output_kms_key: kms.IKey | None = None,
         output_compression: OutputCompressionType | None = None,
-        instance_type: str | ec2.InstanceType = "ml.m5.xlarge",
-        instance_count: int = 1,
+        instance_type: str | ec2.InstanceType | None = None,
+        instance_count: int | None = None,
+        instance_groups: Sequence[InstanceGroup] | None = None,
         volume_size: Size | None = None,
         volume_kms_key: kms.IKey | None = None,
         encrypt_volume: bool = True,
@@ -139,8 +141,11 @@ class TrainingJob(TrainingJobBase):
             (the stack's key for the default output bucket).
         :param output_compression: Default: SageMaker's (GZIP).
         :param instance_type: an ``ml.*`` name, or an ``ec2.InstanceType`` (``m5.xlarge`` becomes
-            ``ml.m5.xlarge``). Default: ``ml.m5.xlarge``.
-        :param instance_count: Default: 1. More than one with a VPC adds a self-referencing
+            ``ml.m5.xlarge``). Default: ``ml.m5.xlarge`` (none with ``instance_groups``).
+        :param instance_groups: a heterogeneous cluster (``ResourceConfig.InstanceGroups``), instead
+            of ``instance_type`` and ``instance_count``. Default: none.
+        :param instance_count: Default: 1 (none with ``instance_groups``). More than one instance
+            in all (groups included) with a VPC adds a self-referencing
             ingress rule to the job's security groups.
         :param volume_size: ML storage volume per instance, whole GiB. Default: 30 GiB.
         :param volume_kms_key: encrypts the storage volumes. Default: ``output_kms_key`` when
@@ -189,8 +194,12 @@ class TrainingJob(TrainingJobBase):
         problems = Problems()
         type_problems(problems, props, enums={"removal_behavior": JobRemovalBehavior})
         problems.raise_if_any(self)  # nothing below can be built from values of the wrong type
-        if isinstance(instance_type, ec2.InstanceType):
-            instance_type = f"ml.{instance_type.to_string()}"
+        groups = list(instance_groups or [])
+        if not groups:
+            instance_type = ml_instance_type(instance_type or "ml.m5.xlarge")
+            instance_count = 1 if instance_count is None else instance_count
+        elif instance_type is not None:
+            instance_type = ml_instance_type(instance_type)
         self._initial_tags = dict(tags or {})
         self._stack = stack = Stack.of(self)
         # CloudFormation gives a stack's tags to the resources it knows, not to a training job:
@@ -203,7 +212,10 @@ class TrainingJob(TrainingJobBase):
         self.fixed_training_job_name = training_job_name
         self.inputs = list(inputs)
         self.instance_type = instance_type
-        self.instance_count = instance_count
+        self.instance_groups = groups
+        # Every instance of the job, groups included.
+        self.instance_count = sum(g.instance_count for g in groups) if groups else (instance_count or 1)
+        types = [g.ml_instance_type for g in groups] or [str(instance_type)]
         self.removal_behavior = removal_behavior
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else 86400
         self._allow_all_outbound = allow_all_outbound
@@ -213,8 +225,10 @@ class TrainingJob(TrainingJobBase):
             image=image,
             algorithm_name=algorithm_name,
             hyperparameters=hyperparameters or {},
-            instance_type=instance_type,
+            instance_types=types,
+            instance_type=instance_type if groups else None,
             instance_count=instance_count,
+            instance_groups=groups,
             volume_size=volume_size,
             volume_kms_key=volume_kms_key,
             inputs=self.inputs,
@@ -258,7 +272,7 @@ class TrainingJob(TrainingJobBase):
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
         self._output, self._output_key = output, self.output_kms_key
-        if volume_kms_key is None and encrypt_volume and not has_local_nvme_storage(instance_type):
+        if volume_kms_key is None and encrypt_volume and not any(map(has_local_nvme_storage, types)):
             volume_kms_key = self.output_kms_key
         self.volume_kms_key = volume_kms_key
 
@@ -290,8 +304,9 @@ class TrainingJob(TrainingJobBase):
             output=output,
             output_kms_key_arn=self.output_kms_key.key_arn if self.output_kms_key is not None else None,
             output_compression=output_compression,
-            instance_type=instance_type,
-            instance_count=instance_count,
+            instance_type=None if groups else instance_type,
+            instance_count=None if groups else instance_count,
+            instance_groups=groups,
             volume_gib=_whole_gibibytes(volume_size),
             volume_kms_key_arn=volume_kms_key.key_arn if volume_kms_key is not None else None,
             keep_alive_seconds=int(keep_alive_period.to_seconds()) if keep_alive_period is not None else None,
@@ -360,7 +375,7 @@ class TrainingJob(TrainingJobBase):
         # exist (the role and groups themselves are already referenced by the request).
         role = self.role
         dependables = per_object(role, "policies", lambda: _children_but_resource(role))
-        if subnet_ids and instance_count > 1:
+        if subnet_ids and self.instance_count > 1:
             dependables = dependables + [c for g in self.security_groups for c in _children_but_resource(g)]
         if dependables:
             self.resource.node.add_dependency(*dependables)

@@ -33,6 +33,8 @@ _PROP_NAMES = {
     "InputDataConfig[#].ContentType": "inputs[#].content_type",
     "InputDataConfig[#].DataSource.S3DataSource.S3Uri": "inputs[#].data",
     "InputDataConfig[#].DataSource.S3DataSource.AttributeNames": "inputs[#].attribute_names",
+    "InputDataConfig[#].DataSource.S3DataSource.InstanceGroupNames": "inputs[#].instance_group_names",
+    "ResourceConfig.InstanceGroups": "instance_groups",
     "InputDataConfig[#].ShuffleConfig.Seed": "inputs[#].shuffle_seed",
     "InputDataConfig[#].DataSource.S3DataSource.S3DataType": "inputs[#].s3_data_type",
     "InputDataConfig[#].DataSource.S3DataSource.S3DataDistributionType": "inputs[#].distribution",
