@@ -11,6 +11,7 @@ from .channel import (
     S3DataDistributionType,
     S3DataType,
 )
+from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import TrainingJobValidationError
 from .execution_role import sagemaker_service_role
 from .image import TrainingImage
@@ -25,6 +26,7 @@ from .training_job_base import ITrainingJob
 __all__ = [
     "Channel",
     "CompressionType",
+    "DebugHookConfig",
     "FileSystemAccessMode",
     "FileSystemLocation",
     "FileSystemType",
@@ -33,10 +35,13 @@ __all__ = [
     "InstanceGroup",
     "JobRemovalBehavior",
     "OutputCompressionType",
+    "ProfilerConfig",
     "RecordWrapperType",
+    "RuleConfiguration",
     "S3DataDistributionType",
     "S3DataType",
     "S3Location",
+    "TensorBoardOutput",
     "TrainingImage",
     "TrainingJob",
     "TrainingJobProvider",

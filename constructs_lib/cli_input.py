@@ -34,6 +34,7 @@ from .channel import (
     S3DataDistributionType,
     S3DataType,
 )
+from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
 from .instance_group import InstanceGroup
@@ -157,6 +158,11 @@ class _Reader:
             "EnableManagedSpotTraining": lambda v: self.props.__setitem__("enable_managed_spot_training", v),
             "CheckpointConfig": self.checkpoint,
             "Environment": lambda v: self.props.__setitem__("environment", v),
+            "DebugHookConfig": self.debug_hook,
+            "DebugRuleConfigurations": lambda v: self.rules("DebugRuleConfigurations", "debug_rules", v),
+            "ProfilerConfig": self.profiler,
+            "ProfilerRuleConfigurations": lambda v: self.rules("ProfilerRuleConfigurations", "profiler_rules", v),
+            "TensorBoardOutputConfig": self.tensor_board,
         }
         # Shape first: wrong types and unknown members are reported by the API model.
         shaped = dict(doc)
@@ -337,6 +343,53 @@ class _Reader:
             "KeepAlivePeriodInSeconds",
         }
         self.leftovers("ResourceConfig", config, typed)
+
+    def debug_hook(self, config: Mapping[str, Any]) -> None:
+        location = self.location("DebugHookConfig.S3OutputPath", config["S3OutputPath"])
+        if location is not None:
+            collections = {
+                c["CollectionName"]: c.get("CollectionParameters", {})
+                for c in config.get("CollectionConfigurations", [])
+            }
+            self.props["debug_hook"] = DebugHookConfig(
+                location,
+                local_path=config.get("LocalPath"),
+                hook_parameters=config.get("HookParameters"),
+                collections=collections if "CollectionConfigurations" in config else None,
+            )
+
+    def rules(self, member: str, prop: str, rules: list[Mapping[str, Any]]) -> None:
+        result = []
+        for i, rule in enumerate(rules):
+            output = rule.get("S3OutputPath")
+            location = self.location(f"{member}[{i}].S3OutputPath", output) if output else None
+            result.append(
+                RuleConfiguration(
+                    rule["RuleConfigurationName"],
+                    rule["RuleEvaluatorImage"],
+                    rule_parameters=rule.get("RuleParameters", {}),
+                    s3_output=location,
+                    local_path=rule.get("LocalPath"),
+                    instance_type=rule.get("InstanceType"),
+                    volume_size=Size.gibibytes(rule["VolumeSizeInGB"]) if "VolumeSizeInGB" in rule else None,
+                )
+            )
+        self.props[prop] = result
+
+    def profiler(self, config: Mapping[str, Any]) -> None:
+        output = config.get("S3OutputPath")
+        interval = config.get("ProfilingIntervalInMilliseconds")
+        self.props["profiler"] = ProfilerConfig(
+            s3_output=self.location("ProfilerConfig.S3OutputPath", output) if output else None,
+            profiling_interval=Duration.millis(interval) if interval is not None else None,
+            profiling_parameters=config.get("ProfilingParameters"),
+            disable_profiler=config.get("DisableProfiler"),
+        )
+
+    def tensor_board(self, config: Mapping[str, Any]) -> None:
+        location = self.location("TensorBoardOutputConfig.S3OutputPath", config["S3OutputPath"])
+        if location is not None:
+            self.props["tensor_board_output"] = TensorBoardOutput(location, local_path=config.get("LocalPath"))
 
     def vpc(self, config: Mapping[str, Any]) -> None:
         self.props["security_groups"] = [

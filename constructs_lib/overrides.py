@@ -17,7 +17,9 @@ from .errors import Problems
 _STEP = re.compile(r"([A-Za-z][A-Za-z0-9]*)|\[(\d+)\]")
 _PATH = re.compile(r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*|\[\d+\])*$")
 # Members whose values are resources the generated role may need access to.
-_ACCESS_KEYS = re.compile(r"(S3Uri|S3OutputPath|S3Path|KmsKeyId|FileSystemId|RoleArn|LocalPath)$")
+_ACCESS_KEYS = re.compile(
+    r"(S3Uri|S3OutputPath|S3Path|KmsKeyId|FileSystemId|RoleArn)$"
+)  # not LocalPath: a container path
 
 
 def parse_path(path: str) -> list[str | int]:

@@ -13,6 +13,7 @@ from aws_cdk import Duration, Size
 from aws_cdk import aws_ec2 as ec2
 
 from .channel import Channel, InputMode
+from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import Problems
 from .image import TrainingImage
 from .instance_group import InstanceGroup
@@ -129,6 +130,17 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
     "training_job_name": ("TrainingJobName", _Expected(_instance(str), "a string")),
     "overrides": ("(any member)", _Expected(_instance(Mapping), "a mapping of API member paths to values")),
     "wait_for_completion": ("(completion gate)", _DURATION),
+    "debug_hook": ("DebugHookConfig", _Expected(_instance(DebugHookConfig), "a DebugHookConfig")),
+    "debug_rules": (
+        "DebugRuleConfigurations",
+        _Expected(_sequence_of(RuleConfiguration), "a list of RuleConfiguration"),
+    ),
+    "profiler": ("ProfilerConfig", _Expected(_instance(ProfilerConfig), "a ProfilerConfig")),
+    "profiler_rules": (
+        "ProfilerRuleConfigurations",
+        _Expected(_sequence_of(RuleConfiguration), "a list of RuleConfiguration"),
+    ),
+    "tensor_board_output": ("TensorBoardOutputConfig", _Expected(_instance(TensorBoardOutput), "a TensorBoardOutput")),
 }
 
 

@@ -31,13 +31,14 @@ from constructs import Construct, IConstruct
 from .channel import Channel, InputMode
 from .cli_input import load_document, props_from_cli_input
 from .completion import CompletionGate, job_state_pattern
+from .debugging import Debugging, DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import Problems, TrainingJobValidationError
 from .execution_role import JobAccess, create_execution_role, grant_job_access
 from .image import TrainingImage
 from .instance_group import InstanceGroup, ml_instance_type
 from .instance_types import has_local_nvme_storage
 from .memo import per_object
-from .nag import acknowledge_rule
+from .nag import acknowledge_rule, acknowledge_wildcard
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
 from .prop_types import type_problems
@@ -119,6 +120,11 @@ class TrainingJob(TrainingJobBase):
         removal_behavior: JobRemovalBehavior = JobRemovalBehavior.STOP,
         overrides: Mapping[str, Any] | None = None,
         wait_for_completion: Duration | None = None,
+        debug_hook: DebugHookConfig | None = None,
+        debug_rules: Sequence[RuleConfiguration] | None = None,
+        profiler: ProfilerConfig | None = None,
+        profiler_rules: Sequence[RuleConfiguration] | None = None,
+        tensor_board_output: TensorBoardOutput | None = None,
     ) -> None:
         """Define a training job.
 
@@ -182,6 +188,14 @@ class TrainingJob(TrainingJobBase):
             No permission is derived from them: an override naming an S3 location, KMS key,
             file system or role outside what the role already reaches adds a synth warning.
             Default: none.
+        :param debug_hook: ``DebugHookConfig``: the Debugger hook's tensors to an S3 location the
+            role may then write to. Default: none (SageMaker's framework containers may add their own).
+        :param debug_rules: ``DebugRuleConfigurations``: Debugger rules evaluated beside the job, with
+            its role (which may write to each rule's output). Default: none.
+        :param profiler: ``ProfilerConfig``; updatable on a running job. Default: SageMaker's.
+        :param profiler_rules: ``ProfilerRuleConfigurations``. Default: none.
+        :param tensor_board_output: ``TensorBoardOutputConfig``: TensorBoard data to an S3 location
+            the role may then write to. Default: none.
         :param wait_for_completion: make the deployment wait (at most this long, up to 12 h)
             until the job completes, and fail it with SageMaker's reason when the job fails or
             stops (MaxRuntimeExceeded included). Event-driven: no Lambda runs while the job
@@ -321,9 +335,26 @@ class TrainingJob(TrainingJobBase):
             enable_inter_container_traffic_encryption=enable_inter_container_traffic_encryption,
             tags={},  # the tag manager's, rendered with the template (Tags.of and stack tags reach it)
         )
+        debugging = Debugging(
+            debug_hook=debug_hook,
+            debug_rules=list(debug_rules or []),
+            profiler=profiler,
+            profiler_rules=list(profiler_rules or []),
+            tensor_board_output=tensor_board_output,
+        )
+        debugging.render_into(self._request)
+        debugging.grant(stack, self.role)
+        for location in debugging.locations():
+            acknowledge_wildcard(
+                self.role,
+                location.objects_arn(stack),
+                "Objects below a prefix the job's Debugger, Profiler or TensorBoard output writes to; "
+                "SageMaker chooses the object names at run time.",
+            )
         if overrides:
             apply_overrides(self._request, overrides, problems)
             granted = [loc.s3_uri for loc in (*access.inputs, access.output, *([checkpoint] if checkpoint else []))]
+            granted += [loc.s3_uri for loc in debugging.locations()]
             granted += [key.key_arn for key in (self.output_kms_key, volume_kms_key) if key is not None]
             for path, value in access_points(overrides):
                 if any(value.startswith(reach) for reach in granted):

@@ -140,15 +140,28 @@ def test_imported_references_give_least_privilege_grants() -> None:
     assert [v.rule_name for v in report.violations] == []
 
 
-def test_overrides_naming_resources_warn_at_synth() -> None:
+def test_debugger_profiler_and_tensorboard_outputs_are_typed_and_granted_not_warned_about() -> None:
+    """The SDK's Debugger/Profiler defaults and TensorBoard output: the role can write there."""
+    from tests.stacks import as_list, resources
+
     stack = _stack()
     TrainingJob.from_cli_input_json(stack, "Job", _doc("full.json"))
     warnings = assertions.Annotations.from_stack(stack).find_warning(
         "*", assertions.Match.string_like_regexp("overrides")
     )
     texts = " ".join(str(w.entry.data) for w in warnings)
-    for path in ("DebugHookConfig.S3OutputPath", "TensorBoardOutputConfig.S3OutputPath", "ProfilerConfig.S3OutputPath"):
-        assert path in texts
+    for path in ("DebugHookConfig", "TensorBoardOutputConfig", "ProfilerConfig", "LocalPath"):
+        assert path not in texts
+    tmpl = dict(assertions.Template.from_stack(stack).to_json())
+    (policy,) = [p for k, p in resources(tmpl, "AWS::IAM::Policy").items() if k.startswith("JobCliInputRole")]
+    written = {
+        resource
+        for statement in resolve_intrinsics(policy["Properties"]["PolicyDocument"]["Statement"], tmpl)
+        if "s3:PutObject" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+    for prefix in ("debug/", "tensorboard/", "profiler/"):
+        assert f"arn:aws:s3:::models/{prefix}*" in written
 
 
 def test_request_json_shows_the_request_in_the_cli_shape() -> None:
