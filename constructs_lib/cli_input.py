@@ -163,6 +163,12 @@ class _Reader:
             "ProfilerConfig": self.profiler,
             "ProfilerRuleConfigurations": lambda v: self.rules("ProfilerRuleConfigurations", "profiler_rules", v),
             "TensorBoardOutputConfig": self.tensor_board,
+            "RetryStrategy": lambda v: self.props.__setitem__("retry_attempts", v["MaximumRetryAttempts"]),
+            "RemoteDebugConfig": lambda v: self.props.__setitem__("enable_remote_debug", v.get("EnableRemoteDebug")),
+            "InfraCheckConfig": lambda v: self.props.__setitem__("enable_infra_check", v.get("EnableInfraCheck")),
+            "SessionChainingConfig": lambda v: self.props.__setitem__(
+                "enable_session_tag_chaining", v.get("EnableSessionTagChaining")
+            ),
         }
         # Shape first: wrong types and unknown members are reported by the API model.
         shaped = dict(doc)
@@ -214,7 +220,13 @@ class _Reader:
             self.props["metric_definitions"] = {m["Name"]: m["Regex"] for m in spec["MetricDefinitions"]}
         if "EnableSageMakerMetricsTimeSeries" in spec:
             self.props["enable_sage_maker_metrics_time_series"] = spec["EnableSageMakerMetricsTimeSeries"]
+        if "ContainerEntrypoint" in spec:
+            self.props["container_entrypoint"] = spec["ContainerEntrypoint"]
+        if "ContainerArguments" in spec:
+            self.props["container_arguments"] = spec["ContainerArguments"]
         typed = {
+            "ContainerEntrypoint",
+            "ContainerArguments",
             "TrainingImage",
             "AlgorithmName",
             "TrainingInputMode",
@@ -405,7 +417,10 @@ class _Reader:
             self.props["max_runtime"] = Duration.seconds(condition["MaxRuntimeInSeconds"])
         if "MaxWaitTimeInSeconds" in condition:
             self.props["max_wait"] = Duration.seconds(condition["MaxWaitTimeInSeconds"])
-        self.leftovers("StoppingCondition", condition, {"MaxRuntimeInSeconds", "MaxWaitTimeInSeconds"})
+        if "MaxPendingTimeInSeconds" in condition:
+            self.props["max_pending_time"] = Duration.seconds(condition["MaxPendingTimeInSeconds"])
+        typed = {"MaxRuntimeInSeconds", "MaxWaitTimeInSeconds", "MaxPendingTimeInSeconds"}
+        self.leftovers("StoppingCondition", condition, typed)
 
     def checkpoint(self, config: Mapping[str, Any]) -> None:
         self.props["checkpoint"] = self.location("CheckpointConfig.S3Uri", config["S3Uri"])

@@ -25,6 +25,7 @@ def sagemaker_service_role(
     source_arn: str | None = None,
     path: str | None = None,
     description: str | None = None,
+    session_tags: bool = False,
 ) -> iam.Role:
     """A role only SageMaker can assume, and only on behalf of this account's resources.
 
@@ -32,24 +33,24 @@ def sagemaker_service_role(
     processing job's): the trust policy carries the confused-deputy conditions
     ``aws:SourceAccount`` (the stack's account) and ``aws:SourceArn`` (``source_arn``, an ARN
     pattern). Default ``source_arn``: any SageMaker resource of the stack's account and region.
+    ``session_tags`` also allows ``sts:TagSession`` (session tag chaining). Default: no.
     """
     stack = Stack.of(scope)
-    return iam.Role(
-        scope,
-        construct_id,
-        path=path,
-        description=description,
-        assumed_by=iam.ServicePrincipal(
-            "sagemaker.amazonaws.com",
-            conditions={
-                "StringEquals": {"aws:SourceAccount": stack.account},
-                "ArnLike": {"aws:SourceArn": source_arn or arn(stack, "sagemaker", "*")},
-            },
-        ),
+    principal: iam.IPrincipal = iam.ServicePrincipal(
+        "sagemaker.amazonaws.com",
+        conditions={
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": source_arn or arn(stack, "sagemaker", "*")},
+        },
     )
+    if session_tags:
+        principal = iam.SessionTagsPrincipal(principal)
+    return iam.Role(scope, construct_id, path=path, description=description, assumed_by=principal)
 
 
-def create_execution_role(scope: Construct, stack: Stack, *, path: str, job_names: str) -> iam.Role:
+def create_execution_role(
+    scope: Construct, stack: Stack, *, path: str, job_names: str, session_tags: bool = False
+) -> iam.Role:
     """A role only SageMaker can assume, for this account's jobs named ``job_names``
     (a name, or a prefix ending in ``*``)."""
     role = sagemaker_service_role(
@@ -58,6 +59,7 @@ def create_execution_role(scope: Construct, stack: Stack, *, path: str, job_name
         path=path,
         description=f"SageMaker execution role of training job {scope.node.path}"[:1000],
         source_arn=arn(stack, "sagemaker", f"training-job/{job_names}"),
+        session_tags=session_tags,
     )
     acknowledge_rule(
         role,

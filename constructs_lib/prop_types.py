@@ -130,6 +130,19 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
     "training_job_name": ("TrainingJobName", _Expected(_instance(str), "a string")),
     "overrides": ("(any member)", _Expected(_instance(Mapping), "a mapping of API member paths to values")),
     "wait_for_completion": ("(completion gate)", _DURATION),
+    "container_entrypoint": (
+        "AlgorithmSpecification.ContainerEntrypoint",
+        _Expected(_sequence_of(str), "a list of strings"),
+    ),
+    "container_arguments": (
+        "AlgorithmSpecification.ContainerArguments",
+        _Expected(_sequence_of(str), "a list of strings"),
+    ),
+    "retry_attempts": ("RetryStrategy.MaximumRetryAttempts", _Expected(_instance(int), "a whole number, 1 to 30")),
+    "max_pending_time": ("StoppingCondition.MaxPendingTimeInSeconds", _DURATION),
+    "enable_remote_debug": ("RemoteDebugConfig.EnableRemoteDebug", _BOOL),
+    "enable_infra_check": ("InfraCheckConfig.EnableInfraCheck", _BOOL),
+    "enable_session_tag_chaining": ("SessionChainingConfig.EnableSessionTagChaining", _BOOL),
     "debug_hook": ("DebugHookConfig", _Expected(_instance(DebugHookConfig), "a DebugHookConfig")),
     "debug_rules": (
         "DebugRuleConfigurations",

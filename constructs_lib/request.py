@@ -149,3 +149,32 @@ def job_identity(request: Mapping[str, Any], name_prefix: str, fixed_name: str |
         node.pop(last, None)
     canonical = json.dumps({"request": identity, "prefix": name_prefix, "name": fixed_name}, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def render_run_settings(
+    request: dict[str, Any],
+    *,
+    container_entrypoint: Sequence[str] | None,
+    container_arguments: Sequence[str] | None,
+    retry_attempts: int | None,
+    max_pending_seconds: int | None,
+    enable_remote_debug: bool | None,
+    enable_infra_check: bool | None,
+    enable_session_tag_chaining: bool | None,
+) -> None:
+    """The members that only say how the job runs (no resource, no permission but the trust's
+    ``sts:TagSession`` for session tag chaining); each appears only when set."""
+    if container_entrypoint is not None:
+        request["AlgorithmSpecification"]["ContainerEntrypoint"] = list(container_entrypoint)
+    if container_arguments is not None:
+        request["AlgorithmSpecification"]["ContainerArguments"] = list(container_arguments)
+    if retry_attempts is not None:
+        request["RetryStrategy"] = {"MaximumRetryAttempts": retry_attempts}
+    if max_pending_seconds is not None:
+        request["StoppingCondition"]["MaxPendingTimeInSeconds"] = max_pending_seconds
+    if enable_remote_debug is not None:
+        request["RemoteDebugConfig"] = {"EnableRemoteDebug": enable_remote_debug}
+    if enable_infra_check is not None:
+        request["InfraCheckConfig"] = {"EnableInfraCheck": enable_infra_check}
+    if enable_session_tag_chaining is not None:
+        request["SessionChainingConfig"] = {"EnableSessionTagChaining": enable_session_tag_chaining}

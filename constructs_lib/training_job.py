@@ -43,7 +43,7 @@ from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
 from .prop_types import type_problems
 from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
-from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request
+from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request, render_run_settings
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
 from .storage import TrainingStorage
@@ -125,6 +125,13 @@ class TrainingJob(TrainingJobBase):
         profiler: ProfilerConfig | None = None,
         profiler_rules: Sequence[RuleConfiguration] | None = None,
         tensor_board_output: TensorBoardOutput | None = None,
+        container_entrypoint: Sequence[str] | None = None,
+        container_arguments: Sequence[str] | None = None,
+        retry_attempts: int | None = None,
+        max_pending_time: Duration | None = None,
+        enable_remote_debug: bool | None = None,
+        enable_infra_check: bool | None = None,
+        enable_session_tag_chaining: bool | None = None,
     ) -> None:
         """Define a training job.
 
@@ -196,6 +203,17 @@ class TrainingJob(TrainingJobBase):
         :param profiler_rules: ``ProfilerRuleConfigurations``. Default: none.
         :param tensor_board_output: ``TensorBoardOutputConfig``: TensorBoard data to an S3 location
             the role may then write to. Default: none.
+        :param container_entrypoint: ``AlgorithmSpecification.ContainerEntrypoint``. Default: the image's.
+        :param container_arguments: ``AlgorithmSpecification.ContainerArguments``. Default: the image's.
+        :param retry_attempts: ``RetryStrategy.MaximumRetryAttempts`` (1-30), retries SageMaker makes
+            after an internal error. Default: none.
+        :param max_pending_time: ``StoppingCondition.MaxPendingTimeInSeconds``, how long the job may wait
+            for capacity (training plans). Default: SageMaker's.
+        :param enable_remote_debug: ``RemoteDebugConfig``; updatable on a running job. Default: off.
+        :param enable_infra_check: ``InfraCheckConfig``. Default: SageMaker's.
+        :param enable_session_tag_chaining: ``SessionChainingConfig``: the job's session tags chain to
+            the roles it assumes; the created role's trust then also allows ``sts:TagSession``.
+            Default: off.
         :param wait_for_completion: make the deployment wait (at most this long, up to 12 h)
             until the job completes, and fail it with SageMaker's reason when the job fails or
             stops (MaxRuntimeExceeded included). Event-driven: no Lambda runs while the job
@@ -270,11 +288,18 @@ class TrainingJob(TrainingJobBase):
                 stack,
                 path=self._provider.job_role_path,
                 job_names=training_job_name or f"{self.job_name_prefix}-*",
+                session_tags=bool(enable_session_tag_chaining),
             )
             log_streams = training_job_name or f"{self.job_name_prefix}-"
         else:
             self.role = role
             self._provider.allow_pass_role(role)
+            if enable_session_tag_chaining:
+                Annotations.of(self).add_warning_v2(
+                    "@constructs-lib/session-tags",
+                    "enable_session_tag_chaining: the role you bring must also allow sts:TagSession to "
+                    "sagemaker.amazonaws.com in its trust policy (a role the job creates gets it)",
+                )
             # A role the user brings may serve many jobs: it gets the stack's log streams, so
             # its policy does not grow per job.
             log_streams = training_job_name or f"{self._provider.name_prefix}-"
@@ -334,6 +359,16 @@ class TrainingJob(TrainingJobBase):
             enable_network_isolation=enable_network_isolation,
             enable_inter_container_traffic_encryption=enable_inter_container_traffic_encryption,
             tags={},  # the tag manager's, rendered with the template (Tags.of and stack tags reach it)
+        )
+        render_run_settings(
+            self._request,
+            container_entrypoint=container_entrypoint,
+            container_arguments=container_arguments,
+            retry_attempts=retry_attempts,
+            max_pending_seconds=int(max_pending_time.to_seconds()) if max_pending_time is not None else None,
+            enable_remote_debug=enable_remote_debug,
+            enable_infra_check=enable_infra_check,
+            enable_session_tag_chaining=enable_session_tag_chaining,
         )
         debugging = Debugging(
             debug_hook=debug_hook,
