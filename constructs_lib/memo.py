@@ -21,3 +21,11 @@ def per_object(obj: Any, key: str, compute: Callable[[], T]) -> T:
     if key not in values:
         values[key] = compute()
     return values[key]  # type: ignore[no-any-return]
+
+
+def has_members(obj: Any, *names: str) -> bool:
+    """Whether ``obj`` (a jsii object, so a jsii interface cannot be checked with isinstance)
+    offers ``names``, looked up on its class so that no property is read. An object jsii hands
+    back for several interfaces delegates to one proxy per interface."""
+    classes = [type(d) for d in getattr(obj, "_delegates", ())] or [type(obj)]
+    return all(any(hasattr(c, name) for c in classes) for name in names)

@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
-from .memo import per_object
+from .memo import has_members, per_object
 from .nag import acknowledge_wildcard
 
 
@@ -67,12 +67,6 @@ def via_s3(scope: IConstruct) -> dict[str, Any]:
     return {"StringEquals": {"kms:ViaService": f"s3.{_parts(scope)[1]}.amazonaws.com"}}
 
 
-def _is_alias(key: kms.IKey) -> bool:
-    """An alias (kms.IAlias) given where a key is expected; looked up on the class (no jsii read)."""
-    classes = [type(d) for d in getattr(key, "_delegates", ())] or [type(key)]
-    return any(hasattr(c, "alias_name") for c in classes)
-
-
 def allow_key(
     scope: IConstruct,
     principal: iam.IPrincipal,
@@ -84,7 +78,7 @@ def allow_key(
     """``actions`` on ``key``. IAM does not authorise the use of a key through its alias ARN: for
     an alias the statement names the account's keys of this region that carry the alias
     (``kms:ResourceAliases``); for a key, its ARN."""
-    if not _is_alias(key):
+    if not has_members(key, "alias_name"):  # a kms.IAlias given where a key is expected
         allow(principal, actions, [per_object(key, "arn", lambda: key.key_arn)], conditions=conditions, sid=sid)
         return
     name = per_object(key, "alias name", lambda: key.alias_name)  # type: ignore[attr-defined]

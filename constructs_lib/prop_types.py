@@ -17,6 +17,7 @@ from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, Tenso
 from .errors import Problems
 from .image import TrainingImage
 from .instance_group import InstanceGroup
+from .memo import has_members
 from .request import OutputCompressionType
 from .s3_location import S3Location
 
@@ -32,15 +33,8 @@ def _instance(*kinds: type) -> Callable[[Any], bool]:
 
 
 def _has(*attributes: str) -> Callable[[Any], bool]:
-    """A jsii interface (IRole, IVpc, IKey…): Python sees its members, not its type. Looked up on
-    the class, so that no property is read (each read is a round trip to the jsii runtime)."""
-
-    def check(value: Any) -> bool:
-        # An object jsii hands back for several interfaces delegates to one proxy per interface.
-        classes = [type(d) for d in getattr(value, "_delegates", ())] or [type(value)]
-        return all(any(hasattr(c, a) for c in classes) for a in attributes)
-
-    return check
+    """A jsii interface (IRole, IVpc, IKey…): Python sees its members, not its type."""
+    return lambda value: has_members(value, *attributes)
 
 
 def _mapping_of(*kinds: type) -> Callable[[Any], bool]:

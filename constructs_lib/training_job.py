@@ -310,7 +310,6 @@ class TrainingJob(TrainingJobBase):
             output = S3Location.from_bucket(TrainingStorage.of(stack).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
-        self._output, self._output_key = output, self.output_kms_key
         if volume_kms_key is None and encrypt_volume and not any(map(has_local_nvme_storage, types)):
             volume_kms_key = self.output_kms_key
         self.volume_kms_key = volume_kms_key

@@ -49,9 +49,9 @@ class ITrainingJob(Protocol):
 class TrainingJobBase(Resource):
     """Grants and metrics of a training job, from its name, ARN and output location."""
 
-    # Set by subclasses.
-    _output: S3Location | None = None
-    _output_key: kms.IKey | None = None
+    # Where the job writes (its S3OutputPath) and the key that encrypts it; set by subclasses.
+    output: S3Location | None = None
+    output_kms_key: kms.IKey | None = None
 
     @property
     def training_job_name(self) -> str:
@@ -67,12 +67,12 @@ class TrainingJobBase(Resource):
         return self._output_location().child(f"{self.training_job_name}/output/model.tar.gz").s3_uri
 
     def _output_location(self) -> S3Location:
-        if self._output is None:
+        if self.output is None:
             raise TrainingJobValidationError(
                 self.node.path,
                 ["output: unknown for this imported job; import it with from_training_job_attributes(output=...)"],
             )
-        return self._output
+        return self.output
 
     # ----- grants -------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ class TrainingJobBase(Resource):
             resource_arns=[location.bucket_arn(stack)],
             conditions={"StringLike": {"s3:prefix": [f"{location.key_prefix}*"]}},
         )
-        key = self._output_key or location.encryption_key
+        key = self.output_kms_key or location.encryption_key
         if key is not None:
             allow_s3_encryption(self, principal_of(grantee), key, write=False)
         return grant.combine(listing)
@@ -116,7 +116,7 @@ class TrainingJobBase(Resource):
             actions=["s3:GetObject"],
             resource_arns=[f"{artifacts.bucket_arn(Stack.of(self))}/{artifacts.key_prefix}"],
         )
-        key = self._output_key or artifacts.encryption_key
+        key = self.output_kms_key or artifacts.encryption_key
         if key is not None:
             allow_s3_encryption(self, principal_of(grantee), key, write=False)
         return grant
@@ -186,8 +186,8 @@ class ImportedTrainingJob(TrainingJobBase):
             service="sagemaker", resource="training-job", resource_name=training_job_name
         )
         self._name = training_job_name or str(stack.split_arn(self._arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name)
-        self._output = output
-        self._output_key = output_kms_key
+        self.output = output
+        self.output_kms_key = output_kms_key
 
     @property
     def training_job_name(self) -> str:
