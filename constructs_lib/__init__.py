@@ -1,8 +1,10 @@
 """AWS CDK constructs for Amazon SageMaker training jobs."""
 
+from .capacity import InstancePlacementConfig, InstancePreference, PlacementSpecification
 from .channel import (
     Channel,
     CompressionType,
+    DatasetSource,
     FileSystemAccessMode,
     FileSystemLocation,
     FileSystemType,
@@ -14,38 +16,53 @@ from .channel import (
 from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import TrainingJobValidationError
 from .execution_role import sagemaker_service_role
-from .image import TrainingImage
+from .image import TrainingImage, TrainingRepositoryAccessMode
 from .instance_group import InstanceGroup
 from .provider import TrainingJobProvider
 from .request import OutputCompressionType, hyperparameter_string
 from .s3_location import S3Location
+from .serverless import CustomizationTechnique, EvaluationType, Peft, ServerlessJobConfig, ServerlessJobType
 from .storage import TrainingStorage
+from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 from .training_job import JobRemovalBehavior, TrainingJob
 from .training_job_base import ITrainingJob
 
 __all__ = [
     "Channel",
     "CompressionType",
+    "CustomizationTechnique",
+    "DatasetSource",
     "DebugHookConfig",
+    "EvaluationType",
+    "ExperimentConfig",
     "FileSystemAccessMode",
     "FileSystemLocation",
     "FileSystemType",
     "ITrainingJob",
     "InputMode",
     "InstanceGroup",
+    "InstancePlacementConfig",
+    "InstancePreference",
     "JobRemovalBehavior",
+    "MlflowConfig",
+    "ModelPackageConfig",
     "OutputCompressionType",
+    "Peft",
+    "PlacementSpecification",
     "ProfilerConfig",
     "RecordWrapperType",
     "RuleConfiguration",
     "S3DataDistributionType",
     "S3DataType",
     "S3Location",
+    "ServerlessJobConfig",
+    "ServerlessJobType",
     "TensorBoardOutput",
     "TrainingImage",
     "TrainingJob",
     "TrainingJobProvider",
     "TrainingJobValidationError",
+    "TrainingRepositoryAccessMode",
     "TrainingStorage",
     "hyperparameter_string",
     "sagemaker_service_role",

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from enum import Enum
 from typing import Any
 
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_fsx as fsx
+from aws_cdk import aws_iam as iam
+
+from .memo import per_object
+from .policy import allow, principal_of
 from .s3_location import S3Location
 
 
@@ -62,18 +69,71 @@ class FileSystemAccessMode(Enum):
     READ_WRITE = "rw"
 
 
+# NFS for EFS; Lustre's server port and the ports its clients use (FSx for Lustre user guide).
+_EFS_PORTS = (ec2.Port.tcp(2049),)
+_LUSTRE_PORTS = (ec2.Port.tcp(988), ec2.Port.tcp_range(1018, 1023))
+
+
 @dataclass(frozen=True)
 class FileSystemLocation:
     """A directory of an EFS or FSx for Lustre file system (``FileSystemDataSource``).
 
-    The job reaches it through its VPC: set ``vpc`` on the job and let the file system's
-    security group admit the job (``file_system.connections.allow_default_port_from(job)``).
+    The job reaches it through its VPC (set ``vpc`` on the job). Built from a file system object
+    (``from_efs``, ``from_fsx_lustre``), the file system's security groups admit the job's on the
+    file system's ports (EFS: 2049; Lustre: 988, 1018-1023), and for EFS the role gets
+    ``elasticfilesystem:ClientMount`` (and ``ClientWrite`` when read-write) on that file system,
+    which a file system policy that requires IAM asks for. Built from an id, none of that:
+    admit the job yourself (``file_system.connections.allow_default_port_from(job)``).
     """
 
     file_system_id: str
     file_system_type: FileSystemType
     directory_path: str
     access_mode: FileSystemAccessMode = FileSystemAccessMode.READ_ONLY
+    file_system: efs.IFileSystem | fsx.LustreFileSystem | None = field(default=None, compare=False)
+
+    @staticmethod
+    def from_efs(
+        file_system: efs.IFileSystem,
+        directory_path: str = "/",
+        access_mode: FileSystemAccessMode = FileSystemAccessMode.READ_ONLY,
+    ) -> FileSystemLocation:
+        """``directory_path`` of an EFS file system (default: its root, read-only)."""
+        return FileSystemLocation(
+            per_object(file_system, "id", lambda: file_system.file_system_id),
+            FileSystemType.EFS,
+            directory_path,
+            access_mode,
+            file_system,
+        )
+
+    @staticmethod
+    def from_fsx_lustre(
+        file_system: fsx.LustreFileSystem,
+        directory_path: str = "/",
+        access_mode: FileSystemAccessMode = FileSystemAccessMode.READ_ONLY,
+    ) -> FileSystemLocation:
+        """``directory_path`` below an FSx for Lustre file system's mount name (default: all of it,
+        read-only); SageMaker wants ``/<mount name>/<path>``."""
+        path = f"/{file_system.mount_name}/{directory_path.lstrip('/')}".rstrip("/")
+        return FileSystemLocation(file_system.file_system_id, FileSystemType.FSX_LUSTRE, path, access_mode, file_system)
+
+    def bind(self, grantee: iam.IGrantable, job_groups: Sequence[ec2.ISecurityGroup]) -> None:
+        """Admits ``job_groups`` to the file system and grants the client permissions."""
+        file_system = self.file_system
+        if file_system is None:
+            return
+        ports = _EFS_PORTS if self.file_system_type is FileSystemType.EFS else _LUSTRE_PORTS
+        if job_groups:
+            job = ec2.Connections(security_groups=list(job_groups))
+            for port in ports:
+                file_system.connections.allow_from(job, port, "SageMaker training job mounting this file system")
+        if self.file_system_type is FileSystemType.EFS:
+            actions = ["elasticfilesystem:ClientMount"]
+            if self.access_mode is FileSystemAccessMode.READ_WRITE:
+                actions.append("elasticfilesystem:ClientWrite")
+            fs_arn = per_object(file_system, "arn", lambda: file_system.file_system_arn)  # type: ignore[union-attr]
+            allow(principal_of(grantee), actions, [fs_arn])
 
     def render(self) -> dict[str, Any]:
         return {
@@ -87,6 +147,18 @@ class FileSystemLocation:
 
 
 @dataclass(frozen=True)
+class DatasetSource:
+    """A dataset resource of a SageMaker hub (``DataSource.DatasetSource``), as serverless
+    model customization uses: ``arn:...:hub-content/<hub>/DataSet/<name>[/<version>]``. SageMaker
+    resolves it; no permission of the job's role is documented for it."""
+
+    dataset_arn: str
+
+    def render(self) -> dict[str, Any]:
+        return {"DatasetSource": {"DatasetArn": self.dataset_arn}}
+
+
+@dataclass(frozen=True)
 class Channel:
     """One named input channel backed by S3 (or by a file system).
 
@@ -94,12 +166,15 @@ class Channel:
     no compression, no record wrapper, the job's input mode, no shuffling, every instance group
     (``instance_group_names`` limits the channel to the named groups of a heterogeneous cluster).
     The job role gets read access to exactly ``data`` (and Decrypt on its key).
-    The S3-only fields (data type, distribution, attribute names, instance group names) are ignored for a
-    ``FileSystemLocation``.
+    The S3-only fields (data type, distribution, attribute names, instance group names, model and
+    hub access) are ignored for a ``FileSystemLocation`` or ``DatasetSource``.
+    ``accept_eula`` (``S3DataSource.ModelAccessConfig``) accepts the end-user license of a model
+    read from S3 (JumpStart); ``hub_content_arn`` (``S3DataSource.HubAccessConfig``) names the
+    private hub model reference the data comes through. Defaults: none.
     """
 
     channel_name: str
-    data: S3Location | FileSystemLocation
+    data: S3Location | FileSystemLocation | DatasetSource
     _: KW_ONLY
     s3_data_type: S3DataType = S3DataType.S3_PREFIX
     distribution: S3DataDistributionType | None = None
@@ -110,10 +185,12 @@ class Channel:
     shuffle_seed: int | None = None
     attribute_names: Sequence[str] | None = None
     instance_group_names: Sequence[str] | None = None
+    accept_eula: bool | None = None
+    hub_content_arn: str | None = None
 
     def render(self) -> dict[str, Any]:
         """This channel's entry of ``InputDataConfig``."""
-        if isinstance(self.data, FileSystemLocation):
+        if not isinstance(self.data, S3Location):
             data_source = self.data.render()
         else:
             source: dict[str, Any] = {
@@ -126,6 +203,10 @@ class Channel:
                 source["AttributeNames"] = list(self.attribute_names)
             if self.instance_group_names is not None:
                 source["InstanceGroupNames"] = list(self.instance_group_names)
+            if self.accept_eula is not None:
+                source["ModelAccessConfig"] = {"AcceptEula": self.accept_eula}
+            if self.hub_content_arn is not None:
+                source["HubAccessConfig"] = {"HubContentArn": self.hub_content_arn}
             data_source = {"S3DataSource": source}
         channel: dict[str, Any] = {"ChannelName": self.channel_name, "DataSource": data_source}
         if self.content_type is not None:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .capacity import training_plans
+
 
 def _unique(values: list[str], new: Any) -> None:
     if isinstance(new, str) and new not in values:
@@ -55,6 +57,8 @@ class Guardrails:
     file_system_modes: list[str] = field(default_factory=list)
     file_system_paths: list[str] = field(default_factory=list)
     max_runtime: int | None = 0  # None: some job's runtime is a deploy-time value
+    runtime_absent: bool = False  # some job leaves it to SageMaker (serverless)
+    training_plans: list[str] = field(default_factory=list)
     keep_alive: int | None = None
     keep_alive_known: bool = True
     isolated: int = 0
@@ -66,8 +70,10 @@ class Guardrails:
         self.jobs += 1
         resources = request.get("ResourceConfig", {})
         _unique(self.instance_types, resources.get("InstanceType"))
-        for group in resources.get("InstanceGroups", []):
-            _unique(self.instance_types, group.get("InstanceType"))
+        for choice in (*resources.get("InstanceGroups", []), *resources.get("InstancePreferences", [])):
+            _unique(self.instance_types, choice.get("InstanceType"))
+        for plan in training_plans(resources):
+            _unique(self.training_plans, plan)
         if resources.get("KeepAlivePeriodInSeconds") is not None:
             keep_alive = _seconds(resources["KeepAlivePeriodInSeconds"])
             self.keep_alive_known &= keep_alive is not None
@@ -83,6 +89,7 @@ class Guardrails:
         else:
             self.subnets.absent = True
         stopping = request.get("StoppingCondition", {})
+        self.runtime_absent |= "MaxRuntimeInSeconds" not in stopping
         runtime = _seconds(stopping.get("MaxRuntimeInSeconds", 86400))
         self.max_runtime = None if runtime is None or self.max_runtime is None else max(self.max_runtime, runtime)
         self.isolated += bool(request.get("EnableNetworkIsolation"))
@@ -108,7 +115,8 @@ class Guardrails:
 
         put("ForAllValues:StringEquals", "InstanceTypes", self.instance_types)
         if self.max_runtime is not None:
-            put("NumericLessThanEquals", "MaxRuntimeInSeconds", str(self.max_runtime))
+            operator = "NumericLessThanEqualsIfExists" if self.runtime_absent else "NumericLessThanEquals"
+            put(operator, "MaxRuntimeInSeconds", str(self.max_runtime))
         if self.subnets.values:
             put("ForAllValues:StringEquals", "VpcSubnets", self.subnets.values)
             put("ForAllValues:StringEquals", "VpcSecurityGroupIds", self.security_groups)

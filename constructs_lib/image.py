@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from enum import Enum
 from typing import Any
 
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from .errors import TrainingJobValidationError
+from .errors import Problems, TrainingJobValidationError
 from .memo import per_object
 from .policy import allow, partition, principal_of
 
@@ -21,8 +23,20 @@ _ECR_URI = re.compile(
 )
 
 
+class TrainingRepositoryAccessMode(Enum):
+    """How SageMaker reaches the image's registry (``TrainingImageConfig.TrainingRepositoryAccessMode``)."""
+
+    PLATFORM = "Platform"
+    """Through SageMaker's own network (ECR)."""
+    VPC = "Vpc"
+    """Through the job's VPC: a private Docker registry."""
+
+
 class TrainingImage(ABC):
     """The training container image (``AlgorithmSpecification.TrainingImage``)."""
+
+    repository_access_mode: TrainingRepositoryAccessMode | None = None
+    credentials_provider: lambda_.IFunction | None = None
 
     @staticmethod
     def from_ecr_repository(repository: ecr.IRepository, tag_or_digest: str = "latest") -> TrainingImage:
@@ -43,14 +57,60 @@ class TrainingImage(ABC):
         return _AssetImage(directory=directory, asset_props=asset_props)
 
     @staticmethod
-    def from_registry(image_uri: str) -> TrainingImage:
+    def from_registry(
+        image_uri: str,
+        *,
+        repository_access_mode: TrainingRepositoryAccessMode | None = None,
+        credentials_provider: lambda_.IFunction | None = None,
+    ) -> TrainingImage:
         """An image by URI. For an ECR URI the role gets pull access to that repository;
-        for any other registry nothing is granted (SageMaker must reach it on its own)."""
-        return _RegistryImage(image_uri)
+        for any other registry nothing is granted (SageMaker must reach it on its own).
+
+        A private Docker registry (``AlgorithmSpecification.TrainingImageConfig``): set
+        ``repository_access_mode=TrainingRepositoryAccessMode.VPC`` (the job needs ``vpc``) and,
+        when the registry asks for credentials, ``credentials_provider``, the Lambda function that
+        returns them (``TrainingRepositoryAuthConfig``); the role may invoke exactly that function,
+        as SageMaker's documentation on private registries asks. Default: SageMaker's
+        (``Platform``), or ``VPC`` when a credentials provider is given."""
+        image = _RegistryImage(image_uri)
+        if credentials_provider is not None and repository_access_mode is None:
+            repository_access_mode = TrainingRepositoryAccessMode.VPC
+        image.repository_access_mode = repository_access_mode
+        image.credentials_provider = credentials_provider
+        return image
 
     @abstractmethod
     def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
         """Grants pull access to ``grantee`` and returns the image URI."""
+
+    def render_config(self, grantee: iam.IGrantable) -> dict[str, Any] | None:
+        """``TrainingImageConfig`` (None: SageMaker's default); lets ``grantee`` invoke the
+        credentials provider."""
+        if self.repository_access_mode is None:
+            return None
+        config: dict[str, Any] = {"TrainingRepositoryAccessMode": self.repository_access_mode.value}
+        provider = self.credentials_provider
+        if provider is not None:
+            function_arn = per_object(provider, "arn", lambda: provider.function_arn)
+            allow(principal_of(grantee), ["lambda:InvokeFunction"], [function_arn])
+            config["TrainingRepositoryAuthConfig"] = {"TrainingRepositoryCredentialsProviderArn": function_arn}
+        return config
+
+    def problems(self, problems: Problems, *, in_vpc: bool) -> None:
+        where = "image (AlgorithmSpecification.TrainingImageConfig"
+        if self.repository_access_mode is TrainingRepositoryAccessMode.VPC and not in_vpc:
+            problems.add(
+                f"{where}.TrainingRepositoryAccessMode)", "Vpc", "a private registry is reached through vpc: set vpc"
+            )
+        if (
+            self.credentials_provider is not None
+            and self.repository_access_mode is not TrainingRepositoryAccessMode.VPC
+        ):
+            problems.add(
+                f"{where}.TrainingRepositoryAuthConfig)",
+                self.repository_access_mode.value if self.repository_access_mode else None,
+                "a credentials provider is for a private registry: repository_access_mode must be VPC",
+            )
 
 
 class _EcrImage(TrainingImage):

@@ -12,6 +12,7 @@ from typing import Any
 from aws_cdk import Duration, Size
 from aws_cdk import aws_ec2 as ec2
 
+from .capacity import InstancePlacementConfig, InstancePreference
 from .channel import Channel, InputMode
 from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import Problems
@@ -20,6 +21,8 @@ from .instance_group import InstanceGroup
 from .memo import has_members
 from .request import OutputCompressionType
 from .s3_location import S3Location
+from .serverless import ServerlessJobConfig
+from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,25 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
         _Expected(_sequence_of(RuleConfiguration), "a list of RuleConfiguration"),
     ),
     "tensor_board_output": ("TensorBoardOutputConfig", _Expected(_instance(TensorBoardOutput), "a TensorBoardOutput")),
+    "training_plan_arn": (
+        "ResourceConfig.TrainingPlanArn",
+        _Expected(_instance(str), "a training plan ARN, arn:aws:sagemaker:<region>:<account>:training-plan/<name>"),
+    ),
+    "instance_placement": (
+        "ResourceConfig.InstancePlacementConfig",
+        _Expected(_instance(InstancePlacementConfig), "an InstancePlacementConfig"),
+    ),
+    "instance_preferences": (
+        "ResourceConfig.InstancePreferences",
+        _Expected(
+            _sequence_of(InstancePreference),
+            "a list of InstancePreference, e.g. [InstancePreference('ml.p5.48xlarge')]",
+        ),
+    ),
+    "experiment": ("ExperimentConfig", _Expected(_instance(ExperimentConfig), "an ExperimentConfig")),
+    "mlflow": ("MlflowConfig", _Expected(_instance(MlflowConfig), "an MlflowConfig")),
+    "model_package": ("ModelPackageConfig", _Expected(_instance(ModelPackageConfig), "a ModelPackageConfig")),
+    "serverless": ("ServerlessJobConfig", _Expected(_instance(ServerlessJobConfig), "a ServerlessJobConfig")),
 }
 
 

@@ -260,7 +260,8 @@ class TrainingJobProvider(Construct):
                 "Sid": "StartStackTrainingJobs",
                 "Effect": "Allow",
                 "Action": "sagemaker:CreateTrainingJob",
-                "Resource": list(self._job_arns),
+                # A training plan is a resource of CreateTrainingJob too (service authorization reference).
+                "Resource": [*self._job_arns, *guardrails.training_plans],
                 "Condition": guardrails.conditions(),
             }
         ]

@@ -65,15 +65,16 @@ def render_request(
     subnet_ids: Sequence[str],
     max_runtime_seconds: int,
     max_wait_seconds: int | None,
-    enable_managed_spot_training: bool,
+    enable_managed_spot_training: bool | None,
     checkpoint: S3Location | None,
     checkpoint_local_path: str | None,
-    enable_network_isolation: bool,
-    enable_inter_container_traffic_encryption: bool,
+    enable_network_isolation: bool | None,
+    enable_inter_container_traffic_encryption: bool | None,
     tags: Mapping[str, str],
 ) -> dict[str, Any]:
     """The CreateTrainingJob request, minus ``TrainingJobName`` (the handler names the job).
-    Optional members appear only when set, so SageMaker's own defaults apply otherwise."""
+    Optional members appear only when set (a boolean set to false too, as the SDK and CLI send
+    it), so SageMaker's own defaults apply otherwise."""
     algorithm: dict[str, Any] = {"TrainingInputMode": input_mode.value}
     if image_uri is not None:
         algorithm["TrainingImage"] = image_uri
@@ -91,11 +92,13 @@ def render_request(
         output_config["CompressionType"] = output_compression.value
 
     # A heterogeneous cluster names its groups; SageMaker then refuses InstanceType/InstanceCount.
-    resource_config: dict[str, Any] = (
-        {"InstanceGroups": [group.render() for group in instance_groups]}
-        if instance_groups
-        else {"InstanceType": instance_type, "InstanceCount": instance_count}
-    )
+    resource_config: dict[str, Any] = {}
+    if instance_groups:
+        resource_config["InstanceGroups"] = [group.render() for group in instance_groups]
+    if instance_type is not None:
+        resource_config["InstanceType"] = instance_type
+    if instance_count is not None:
+        resource_config["InstanceCount"] = instance_count
     resource_config["VolumeSizeInGB"] = volume_gib
     if volume_kms_key_arn is not None:
         resource_config["VolumeKmsKeyId"] = volume_kms_key_arn
@@ -121,16 +124,16 @@ def render_request(
         request["InputDataConfig"] = [channel.render() for channel in inputs]
     if security_group_ids:
         request["VpcConfig"] = {"SecurityGroupIds": list(security_group_ids), "Subnets": list(subnet_ids)}
-    if enable_managed_spot_training:
-        request["EnableManagedSpotTraining"] = True
+    if enable_managed_spot_training is not None:
+        request["EnableManagedSpotTraining"] = enable_managed_spot_training
     if checkpoint is not None:
         request["CheckpointConfig"] = {"S3Uri": checkpoint.s3_uri}
         if checkpoint_local_path is not None:
             request["CheckpointConfig"]["LocalPath"] = checkpoint_local_path
-    if enable_network_isolation:
-        request["EnableNetworkIsolation"] = True
-    if enable_inter_container_traffic_encryption:
-        request["EnableInterContainerTrafficEncryption"] = True
+    if enable_network_isolation is not None:
+        request["EnableNetworkIsolation"] = enable_network_isolation
+    if enable_inter_container_traffic_encryption is not None:
+        request["EnableInterContainerTrafficEncryption"] = enable_inter_container_traffic_encryption
     if tags:
         request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     return request

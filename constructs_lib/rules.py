@@ -31,6 +31,7 @@ def prop_problems(
     *,
     image: TrainingImage | None,
     algorithm_name: str | None,
+    serverless: bool,
     hyperparameters: Mapping[str, Any],
     instance_types: Sequence[str],
     instance_type: str | None,
@@ -49,7 +50,7 @@ def prop_problems(
     security_groups: Sequence[ec2.ISecurityGroup] | None,
 ) -> None:
     """Adds a problem for each rule the props break."""
-    if (image is None) == (algorithm_name is None):
+    if (image is None) == (algorithm_name is None) and not serverless:
         problems.add(
             "image / algorithm_name (AlgorithmSpecification.TrainingImage / AlgorithmName)",
             {"image": image, "algorithm_name": algorithm_name},

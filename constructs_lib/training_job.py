@@ -28,7 +28,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
-from .channel import Channel, InputMode
+from .capacity import InstancePlacementConfig, InstancePreference, preference_problems, render_capacity
+from .channel import Channel, FileSystemLocation, InputMode
 from .cli_input import load_document, props_from_cli_input
 from .completion import CompletionGate, job_state_pattern
 from .debugging import Debugging, DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
@@ -46,7 +47,9 @@ from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request, render_run_settings
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
+from .serverless import ServerlessJobConfig
 from .storage import TrainingStorage
+from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 from .training_job_base import ImportedTrainingJob, ITrainingJob, TrainingJobBase
 from .validation import ALLOW_UNKNOWN_ENUM_VALUES, split_unknown_enum_values
 
@@ -109,12 +112,12 @@ class TrainingJob(TrainingJobBase):
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
         allow_all_outbound: bool = True,
         max_runtime: Duration | None = None,
-        enable_managed_spot_training: bool = False,
+        enable_managed_spot_training: bool | None = None,
         max_wait: Duration | None = None,
         checkpoint: S3Location | None = None,
         checkpoint_local_path: str | None = None,
-        enable_network_isolation: bool = False,
-        enable_inter_container_traffic_encryption: bool = False,
+        enable_network_isolation: bool | None = None,
+        enable_inter_container_traffic_encryption: bool | None = None,
         tags: Mapping[str, str] | None = None,
         training_job_name: str | None = None,
         removal_behavior: JobRemovalBehavior = JobRemovalBehavior.STOP,
@@ -132,11 +135,19 @@ class TrainingJob(TrainingJobBase):
         enable_remote_debug: bool | None = None,
         enable_infra_check: bool | None = None,
         enable_session_tag_chaining: bool | None = None,
+        training_plan_arn: str | None = None,
+        instance_placement: InstancePlacementConfig | None = None,
+        instance_preferences: Sequence[InstancePreference] | None = None,
+        experiment: ExperimentConfig | None = None,
+        mlflow: MlflowConfig | None = None,
+        model_package: ModelPackageConfig | None = None,
+        serverless: ServerlessJobConfig | None = None,
     ) -> None:
         """Define a training job.
 
-        :param image: the training container image. Exactly one of ``image`` and
-            ``algorithm_name`` is required.
+        :param image: the training container image (and, for a private registry, how SageMaker
+            reaches it: ``TrainingImage.from_registry(uri, repository_access_mode=..., credentials_provider=...)``).
+            Exactly one of ``image`` and ``algorithm_name`` is required, except for a ``serverless`` job.
         :param algorithm_name: a SageMaker algorithm resource name or ARN instead of an image.
         :param input_mode: how data reaches the container. Default: ``InputMode.FILE``.
         :param metric_definitions: metric name -> regex over the job's logs. Default: none.
@@ -178,12 +189,12 @@ class TrainingJob(TrainingJobBase):
             CloudWatch Logs endpoints, unless the job runs with network isolation and reaches
             nothing itself. Default: true.
         :param max_runtime: Default: 1 day (SageMaker's default).
-        :param enable_managed_spot_training: Default: false.
+        :param enable_managed_spot_training: Default: SageMaker's (off).
         :param max_wait: required with spot training; at least ``max_runtime``.
         :param checkpoint: S3 location for checkpoints (read and write). Default: none.
         :param checkpoint_local_path: Default: SageMaker's (``/opt/ml/checkpoints``).
-        :param enable_network_isolation: Default: false.
-        :param enable_inter_container_traffic_encryption: Default: false.
+        :param enable_network_isolation: Default: SageMaker's (off).
+        :param enable_inter_container_traffic_encryption: Default: SageMaker's (off).
         :param tags: tags of the training job. Default: none. Tag changes update the job in place.
         :param training_job_name: a fixed job name. Default: generated per deployment
             (``<stack>-<hash>-<hash>``, lowercase). A fixed name cannot be replaced by a
@@ -214,6 +225,21 @@ class TrainingJob(TrainingJobBase):
         :param enable_session_tag_chaining: ``SessionChainingConfig``: the job's session tags chain to
             the roles it assumes; the created role's trust then also allows ``sts:TagSession``.
             Default: off.
+        :param training_plan_arn: ``ResourceConfig.TrainingPlanArn``: run on a training plan's reserved
+            capacity; the handler may create jobs on exactly the plans the stack's jobs name. Default: none.
+        :param instance_placement: ``ResourceConfig.InstancePlacementConfig`` (UltraServer capacity).
+            Default: none.
+        :param instance_preferences: ``ResourceConfig.InstancePreferences``: instance types in order of
+            preference, instead of ``instance_type`` (and of groups, placement and spot). Default: none.
+        :param experiment: ``ExperimentConfig``: record the job in SageMaker Experiments; with a run
+            name, the role may log that run. Default: none.
+        :param mlflow: ``MlflowConfig``: SageMaker managed MLflow tracking; the role may log runs to
+            that server or app. Default: none.
+        :param model_package: ``ModelPackageConfig``: register the model in a model package group,
+            which the role may then create packages in. Default: none.
+        :param serverless: ``ServerlessJobConfig``: fine-tune or evaluate a public hub model on compute
+            SageMaker chooses; no image, instance or volume props then, and no ``StoppingCondition``
+            unless ``max_runtime`` is set. Default: none.
         :param wait_for_completion: make the deployment wait (at most this long, up to 12 h)
             until the job completes, and fail it with SageMaker's reason when the job fails or
             stops (MaxRuntimeExceeded included). Event-driven: no Lambda runs while the job
@@ -227,7 +253,10 @@ class TrainingJob(TrainingJobBase):
         type_problems(problems, props, enums={"removal_behavior": JobRemovalBehavior})
         problems.raise_if_any(self)  # nothing below can be built from values of the wrong type
         groups = list(instance_groups or [])
-        if not groups:
+        preferences = list(instance_preferences or [])
+        if serverless is not None:
+            serverless.problems(problems, props)
+        if not (groups or preferences or serverless):
             instance_type = ml_instance_type(instance_type or "ml.m5.xlarge")
             instance_count = 1 if instance_count is None else instance_count
         elif instance_type is not None:
@@ -245,9 +274,12 @@ class TrainingJob(TrainingJobBase):
         self.inputs = list(inputs)
         self.instance_type = instance_type
         self.instance_groups = groups
-        # Every instance of the job, groups included.
-        self.instance_count = sum(g.instance_count for g in groups) if groups else (instance_count or 1)
-        types = [g.ml_instance_type for g in groups] or [str(instance_type)]
+        # Every instance of the job, groups included (a preferred type's count at most).
+        counts = [g.instance_count for g in groups] or [p.instance_count or instance_count or 1 for p in preferences]
+        self.instance_count = sum(counts) if groups else max(counts, default=instance_count or 1)
+        types = [g.ml_instance_type for g in groups] + [p.ml_instance_type for p in preferences]
+        if instance_type is not None:
+            types.append(str(instance_type))
         self.removal_behavior = removal_behavior
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else 86400
         self._allow_all_outbound = allow_all_outbound
@@ -256,16 +288,17 @@ class TrainingJob(TrainingJobBase):
             problems,
             image=image,
             algorithm_name=algorithm_name,
+            serverless=serverless is not None,
             hyperparameters=hyperparameters or {},
             instance_types=types,
-            instance_type=instance_type if groups else None,
+            instance_type=instance_type if (groups or preferences) else None,
             instance_count=instance_count,
             instance_groups=groups,
             volume_size=volume_size,
             volume_kms_key=volume_kms_key,
             inputs=self.inputs,
             max_runtime_seconds=self.max_runtime_seconds,
-            enable_managed_spot_training=enable_managed_spot_training,
+            enable_managed_spot_training=bool(enable_managed_spot_training),
             max_wait=max_wait,
             tags=tags or {},
             training_job_name=training_job_name,
@@ -273,11 +306,21 @@ class TrainingJob(TrainingJobBase):
             vpc_subnets=vpc_subnets,
             security_groups=security_groups,
         )
+        preference_problems(
+            problems,
+            preferences,
+            instance_type=instance_type if preferences else None,
+            instance_count=instance_count,
+            instance_groups=groups,
+            instance_placement=instance_placement,
+            enable_managed_spot_training=enable_managed_spot_training,
+            training_plan_arn=training_plan_arn,
+        )
         wait_problems(
             problems,
             wait_for_completion,
             max_runtime_seconds=self.max_runtime_seconds,
-            enable_managed_spot_training=enable_managed_spot_training,
+            enable_managed_spot_training=bool(enable_managed_spot_training),
             max_wait=max_wait,
         )
         # Problems so far are raised with the API model's, below: one error lists them all.
@@ -310,7 +353,8 @@ class TrainingJob(TrainingJobBase):
             output = S3Location.from_bucket(TrainingStorage.of(stack).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
-        if volume_kms_key is None and encrypt_volume and not any(map(has_local_nvme_storage, types)):
+        chosen_volume = serverless is None  # SageMaker selects a serverless job's volumes
+        if volume_kms_key is None and encrypt_volume and chosen_volume and not any(map(has_local_nvme_storage, types)):
             volume_kms_key = self.output_kms_key
         self.volume_kms_key = volume_kms_key
 
@@ -327,7 +371,12 @@ class TrainingJob(TrainingJobBase):
             security_group_ids=self._security_group_ids,
         )
         grant_job_access(stack, self.role, access)
+        for channel in self.inputs:
+            if isinstance(channel.data, FileSystemLocation):
+                channel.data.bind(self.role, self.security_groups)
         image_uri = image.bind(self, self.role) if image is not None else None
+        if image is not None:
+            image.problems(problems, in_vpc=bool(subnet_ids))
 
         self._request = render_request(
             role_arn=per_object(self.role, "arn", lambda: self.role.role_arn),
@@ -369,6 +418,34 @@ class TrainingJob(TrainingJobBase):
             enable_infra_check=enable_infra_check,
             enable_session_tag_chaining=enable_session_tag_chaining,
         )
+        image_config = image.render_config(self.role) if image is not None else None
+        if image_config is not None:
+            self._request["AlgorithmSpecification"]["TrainingImageConfig"] = image_config
+        render_capacity(
+            self._request["ResourceConfig"],
+            training_plan_arn=training_plan_arn,
+            instance_placement=instance_placement,
+            instance_preferences=preferences,
+        )
+        for member, part in (
+            ("ExperimentConfig", experiment),
+            ("MlflowConfig", mlflow),
+            ("ModelPackageConfig", model_package),
+            ("ServerlessJobConfig", serverless),
+        ):
+            if part is not None:
+                self._request[member] = part.render()
+                part.grant(stack, self.role)
+        if serverless is not None:
+            # SageMaker selects a serverless job's algorithm and resources, and its runtime unless set.
+            del self._request["AlgorithmSpecification"]
+            resources = {k: v for k, v in self._request.pop("ResourceConfig").items() if k == "VolumeKmsKeyId"}
+            if resources:
+                self._request["ResourceConfig"] = resources
+            if max_runtime is None:
+                del self._request["StoppingCondition"]["MaxRuntimeInSeconds"]
+                if not self._request["StoppingCondition"]:
+                    del self._request["StoppingCondition"]
         debugging = Debugging(
             debug_hook=debug_hook,
             debug_rules=list(debug_rules or []),

@@ -1,0 +1,153 @@
+"""Where a job's results are recorded besides S3: SageMaker Experiments (``ExperimentConfig``),
+SageMaker managed MLflow (``MlflowConfig``) and the model registry (``ModelPackageConfig``).
+
+Each renders its member of the request and grants the job's role what the job does with it,
+on exactly the resources it names (action names from the service authorization reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Fn, Token
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+from .policy import allow, arn, principal_of
+
+# What the training code does with a run (the SageMaker Python SDK's ``load_run`` in the container):
+# load or create the experiment, its trial (run group) and the run's trial component, associate
+# them, update the run and log metrics.
+_EXPERIMENT_ACTIONS = ["sagemaker:DescribeExperiment", "sagemaker:CreateExperiment"]
+_TRIAL_ACTIONS = ["sagemaker:DescribeTrial", "sagemaker:CreateTrial", "sagemaker:AssociateTrialComponent"]
+_RUN_ACTIONS = [
+    "sagemaker:DescribeTrialComponent",
+    "sagemaker:CreateTrialComponent",
+    "sagemaker:UpdateTrialComponent",
+    "sagemaker:AssociateTrialComponent",
+    "sagemaker:BatchPutMetrics",
+]
+# What an MLflow client logging a run does (experiments, runs, parameters, metrics, tags, inputs,
+# models); nothing that deletes or registers.
+MLFLOW_ACTIONS = [
+    f"sagemaker-mlflow:{action}"
+    for action in (
+        "CreateExperiment",
+        "GetExperiment",
+        "GetExperimentByName",
+        "SearchExperiments",
+        "SetExperimentTag",
+        "CreateRun",
+        "GetRun",
+        "UpdateRun",
+        "SearchRuns",
+        "LogBatch",
+        "LogInputs",
+        "LogMetric",
+        "LogModel",
+        "LogParam",
+        "SetTag",
+        "GetMetricHistory",
+        "ListArtifacts",
+    )
+]
+
+
+def _lower(name: str) -> str:
+    """SageMaker writes the names in its ARNs in lowercase."""
+    return name if Token.is_unresolved(name) else name.lower()
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """``ExperimentConfig``: the job as a trial component of ``experiment_name`` / ``trial_name``,
+    or as the run ``run_name`` of ``experiment_name`` (the SageMaker Python SDK's ``Run``).
+    Default: SageMaker's (no experiment).
+
+    With ``experiment_name`` and ``run_name``, the role may load and log that run from the
+    training code (``load_run``): describe or create the experiment, the run group (``trial_name``,
+    default the SDK's ``Default-Run-Group-<experiment>``) and the run's trial component
+    (``<experiment>-<run>``), associate them, update the run and put its metrics."""
+
+    experiment_name: str | None = None
+    trial_name: str | None = None
+    trial_component_display_name: str | None = None
+    run_name: str | None = None
+
+    def render(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        for member, value in (
+            ("ExperimentName", self.experiment_name),
+            ("TrialName", self.trial_name),
+            ("TrialComponentDisplayName", self.trial_component_display_name),
+            ("RunName", self.run_name),
+        ):
+            if value is not None:
+                config[member] = value
+        return config
+
+    def grant(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
+        if self.experiment_name is None or self.run_name is None:
+            return  # SageMaker records the job itself; the job's code touches nothing
+        principal = principal_of(grantee)
+        experiment = _lower(self.experiment_name)
+        trial = _lower(self.trial_name or f"Default-Run-Group-{self.experiment_name}")
+        component = arn(scope, "sagemaker", f"experiment-trial-component/{experiment}-{_lower(self.run_name)}")
+        allow(principal, _EXPERIMENT_ACTIONS, [arn(scope, "sagemaker", f"experiment/{experiment}")])
+        allow(principal, _TRIAL_ACTIONS, [arn(scope, "sagemaker", f"experiment-trial/{trial}")])
+        allow(principal, _RUN_ACTIONS, [component])
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    """``MlflowConfig``: the job logs to the SageMaker managed MLflow tracking server or app
+    ``mlflow_resource_arn``, in ``experiment_name`` / ``run_name`` (defaults: SageMaker's).
+    The role may log runs there (``sagemaker-mlflow`` experiment, run, metric, parameter, tag,
+    input and model actions on that ARN only)."""
+
+    mlflow_resource_arn: str
+    experiment_name: str | None = None
+    run_name: str | None = None
+
+    def render(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"MlflowResourceArn": self.mlflow_resource_arn}
+        if self.experiment_name is not None:
+            config["MlflowExperimentName"] = self.experiment_name
+        if self.run_name is not None:
+            config["MlflowRunName"] = self.run_name
+        return config
+
+    def grant(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
+        allow(principal_of(grantee), MLFLOW_ACTIONS, [self.mlflow_resource_arn])
+
+
+@dataclass(frozen=True)
+class ModelPackageConfig:
+    """``ModelPackageConfig``: the trained model is registered as a new version of the model
+    package group ``model_package_group_arn`` (continuing from ``source_model_package_arn``,
+    default none). The role may describe the group and create model packages in it, and
+    describe the source package."""
+
+    model_package_group_arn: str
+    source_model_package_arn: str | None = None
+
+    def render(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"ModelPackageGroupArn": self.model_package_group_arn}
+        if self.source_model_package_arn is not None:
+            config["SourceModelPackageArn"] = self.source_model_package_arn
+        return config
+
+    def grant(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
+        principal = principal_of(grantee)
+        group = self.model_package_group_arn
+        # A group's packages: arn:...:model-package/<group name>/<version>.
+        if Token.is_unresolved(group):
+            name = Fn.select(1, Fn.split(":model-package-group/", group))
+            packages = arn(scope, "sagemaker", f"model-package/{name}/*")
+        else:
+            packages = group.replace(":model-package-group/", ":model-package/", 1) + "/*"
+        allow(principal, ["sagemaker:DescribeModelPackageGroup"], [group])
+        allow(principal, ["sagemaker:CreateModelPackage"], [group, packages])
+        if self.source_model_package_arn is not None:
+            allow(principal, ["sagemaker:DescribeModelPackage"], [self.source_model_package_arn])
