@@ -13,7 +13,7 @@ from .channel import (
     S3DataDistributionType,
     S3DataType,
 )
-from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
+from .debugging import CollectionConfiguration, DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import TrainingJobValidationError
 from .execution_role import sagemaker_service_role
 from .image import TrainingImage, TrainingRepositoryAccessMode
@@ -29,6 +29,7 @@ from .training_job_base import ITrainingJob
 
 __all__ = [
     "Channel",
+    "CollectionConfiguration",
     "CompressionType",
     "CustomizationTechnique",
     "DatasetSource",

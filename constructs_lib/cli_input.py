@@ -21,11 +21,14 @@ from aws_cdk import Duration, Size, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from .capacity import InstancePlacementConfig, InstancePreference, PlacementSpecification
 from .channel import (
     Channel,
     CompressionType,
+    DatasetSource,
     FileSystemAccessMode,
     FileSystemLocation,
     FileSystemType,
@@ -34,16 +37,19 @@ from .channel import (
     S3DataDistributionType,
     S3DataType,
 )
-from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
+from .debugging import CollectionConfiguration, DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
 from .errors import Problems, TrainingJobValidationError
-from .image import TrainingImage
+from .image import TrainingImage, TrainingRepositoryAccessMode
 from .instance_group import InstanceGroup
 from .nag import acknowledge_rule
 from .request import OutputCompressionType
 from .s3_location import S3Location
+from .serverless import CustomizationTechnique, EvaluationType, Peft, ServerlessJobConfig, ServerlessJobType
+from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 from .validation import model_problems
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
+_FUNCTION_ARN = re.compile(r"^arn:aws[a-z\-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9\-_]+(:[a-zA-Z0-9\-_$]+)?$")
 _KMS_ARN = re.compile(r"^arn:aws[a-z\-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 
 
@@ -133,6 +139,16 @@ class _Reader:
         self.problems.add(path, key_id, "a KMS key id, key ARN, alias name or alias ARN")
         return None
 
+    def function(self, path: str, function_arn: str | None) -> lambda_.IFunction | None:
+        if function_arn is None:
+            return None
+        if not _FUNCTION_ARN.match(function_arn):
+            self.problems.add(
+                path, function_arn, "a Lambda function ARN, arn:aws:lambda:<region>:<account>:function:<name>"
+            )
+            return None
+        return lambda_.Function.from_function_arn(self.scope, "CredentialsProvider", function_arn)
+
     def leftovers(self, prefix: str, section: Mapping[str, Any], typed: set[str]) -> None:
         for member, value in section.items():
             if member not in typed:
@@ -169,6 +185,19 @@ class _Reader:
             "SessionChainingConfig": lambda v: self.props.__setitem__(
                 "enable_session_tag_chaining", v.get("EnableSessionTagChaining")
             ),
+            "ExperimentConfig": lambda v: self.props.__setitem__(
+                "experiment",
+                ExperimentConfig(
+                    v.get("ExperimentName"), v.get("TrialName"), v.get("TrialComponentDisplayName"), v.get("RunName")
+                ),
+            ),
+            "MlflowConfig": lambda v: self.props.__setitem__(
+                "mlflow", MlflowConfig(v["MlflowResourceArn"], v.get("MlflowExperimentName"), v.get("MlflowRunName"))
+            ),
+            "ModelPackageConfig": lambda v: self.props.__setitem__(
+                "model_package", ModelPackageConfig(v["ModelPackageGroupArn"], v.get("SourceModelPackageArn"))
+            ),
+            "ServerlessJobConfig": self.serverless,
         }
         # Shape first: wrong types and unknown members are reported by the API model.
         shaped = dict(doc)
@@ -210,7 +239,24 @@ class _Reader:
 
     def algorithm(self, spec: Mapping[str, Any]) -> None:
         if "TrainingImage" in spec:
-            self.props["image"] = TrainingImage.from_registry(spec["TrainingImage"])
+            config = spec.get("TrainingImageConfig", {})
+            mode = config.get("TrainingRepositoryAccessMode")
+            provider = config.get("TrainingRepositoryAuthConfig", {}).get("TrainingRepositoryCredentialsProviderArn")
+            self.props["image"] = TrainingImage.from_registry(
+                spec["TrainingImage"],
+                repository_access_mode=self.enum(
+                    "AlgorithmSpecification.TrainingImageConfig.TrainingRepositoryAccessMode",
+                    TrainingRepositoryAccessMode,
+                    mode,
+                )
+                if mode is not None
+                else None,
+                credentials_provider=self.function(
+                    "AlgorithmSpecification.TrainingImageConfig.TrainingRepositoryAuthConfig."
+                    "TrainingRepositoryCredentialsProviderArn",
+                    provider,
+                ),
+            )
         if "AlgorithmName" in spec:
             self.props["algorithm_name"] = spec["AlgorithmName"]
         self.props["input_mode"] = self.enum(
@@ -227,6 +273,7 @@ class _Reader:
         typed = {
             "ContainerEntrypoint",
             "ContainerArguments",
+            *(("TrainingImageConfig",) if "TrainingImage" in spec else ()),
             "TrainingImage",
             "AlgorithmName",
             "TrainingInputMode",
@@ -260,8 +307,8 @@ class _Reader:
                 )
         if self.problems:
             return
-        if any(set(c["DataSource"]) - {"S3DataSource", "FileSystemDataSource"} for c in channels):
-            # A channel kind without a typed home (e.g. DatasetSource): keep the list as is.
+        if any(set(c["DataSource"]) - {"S3DataSource", "FileSystemDataSource", "DatasetSource"} for c in channels):
+            # A channel kind newer than the library: keep the list as is.
             self.overrides["InputDataConfig"] = channels
             return
         typed_channel = {
@@ -289,8 +336,22 @@ class _Reader:
                     options["attribute_names"] = source["AttributeNames"]
                 if "InstanceGroupNames" in source:
                     options["instance_group_names"] = source["InstanceGroupNames"]
-                typed_source = {"S3DataType", "S3Uri", "S3DataDistributionType", "AttributeNames", "InstanceGroupNames"}
+                if "ModelAccessConfig" in source:
+                    options["accept_eula"] = source["ModelAccessConfig"]["AcceptEula"]
+                if "HubAccessConfig" in source:
+                    options["hub_content_arn"] = source["HubAccessConfig"]["HubContentArn"]
+                typed_source = {
+                    "S3DataType",
+                    "S3Uri",
+                    "S3DataDistributionType",
+                    "AttributeNames",
+                    "InstanceGroupNames",
+                    "ModelAccessConfig",
+                    "HubAccessConfig",
+                }
                 self.leftovers(f"{where}.DataSource.S3DataSource", source, typed_source)
+            elif "DatasetSource" in raw["DataSource"]:
+                data = DatasetSource(raw["DataSource"]["DatasetSource"]["DatasetArn"])
             else:
                 fs = raw["DataSource"]["FileSystemDataSource"]
                 data = FileSystemLocation(
@@ -346,7 +407,26 @@ class _Reader:
             self.props["encrypt_volume"] = False
         if "KeepAlivePeriodInSeconds" in config:
             self.props["keep_alive_period"] = Duration.seconds(config["KeepAlivePeriodInSeconds"])
+        if "TrainingPlanArn" in config:
+            self.props["training_plan_arn"] = config["TrainingPlanArn"]
+        if "InstancePlacementConfig" in config:
+            placement = config["InstancePlacementConfig"]
+            self.props["instance_placement"] = InstancePlacementConfig(
+                placement.get("EnableMultipleJobs"),
+                [
+                    PlacementSpecification(spec["InstanceCount"], spec.get("UltraServerId"))
+                    for spec in placement.get("PlacementSpecifications", [])
+                ],
+            )
+        if "InstancePreferences" in config:
+            self.props["instance_preferences"] = [
+                InstancePreference(p["InstanceType"], p.get("InstanceCount"), p.get("TrainingPlanArns", []))
+                for p in config["InstancePreferences"]
+            ]
         typed = {
+            "TrainingPlanArn",
+            "InstancePlacementConfig",
+            "InstancePreferences",
             "InstanceType",
             "InstanceCount",
             "InstanceGroups",
@@ -359,10 +439,10 @@ class _Reader:
     def debug_hook(self, config: Mapping[str, Any]) -> None:
         location = self.location("DebugHookConfig.S3OutputPath", config["S3OutputPath"])
         if location is not None:
-            collections = {
-                c["CollectionName"]: c.get("CollectionParameters", {})
+            collections = [
+                CollectionConfiguration(c.get("CollectionName"), c.get("CollectionParameters"))
                 for c in config.get("CollectionConfigurations", [])
-            }
+            ]
             self.props["debug_hook"] = DebugHookConfig(
                 location,
                 local_path=config.get("LocalPath"),
@@ -402,6 +482,27 @@ class _Reader:
         location = self.location("TensorBoardOutputConfig.S3OutputPath", config["S3OutputPath"])
         if location is not None:
             self.props["tensor_board_output"] = TensorBoardOutput(location, local_path=config.get("LocalPath"))
+
+    def serverless(self, config: Mapping[str, Any]) -> None:
+        where = "ServerlessJobConfig"
+        optional = {
+            "customization_technique": ("CustomizationTechnique", CustomizationTechnique),
+            "peft": ("Peft", Peft),
+            "evaluation_type": ("EvaluationType", EvaluationType),
+        }
+        options = {
+            prop: self.enum(f"{where}.{member}", kind, config[member])
+            for prop, (member, kind) in optional.items()
+            if member in config
+        }
+        self.props["serverless"] = ServerlessJobConfig(
+            config["BaseModelArn"],
+            self.enum(f"{where}.JobType", ServerlessJobType, config["JobType"]),
+            accept_eula=config.get("AcceptEula"),
+            evaluator=config.get("EvaluatorArn"),
+            sequence_length=config.get("SequenceLength"),
+            **options,
+        )
 
     def vpc(self, config: Mapping[str, Any]) -> None:
         self.props["security_groups"] = [

@@ -39,14 +39,33 @@ class TensorBoardOutput:
 
 
 @dataclass(frozen=True)
+class CollectionConfiguration:
+    """One entry of ``DebugHookConfig.CollectionConfigurations``: a tensor collection the hook
+    saves, with its parameters (default: the collection's own)."""
+
+    collection_name: str | None = None
+    collection_parameters: Mapping[str, str] | None = None
+
+    def render(self) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        if self.collection_name is not None:
+            config["CollectionName"] = self.collection_name
+        if self.collection_parameters is not None:
+            config["CollectionParameters"] = dict(self.collection_parameters)
+        return config
+
+
+@dataclass(frozen=True)
 class DebugHookConfig:
     """``DebugHookConfig``: tensors the Debugger hook saves to ``s3_output``. Default: SageMaker's
-    local path, hook parameters and collections."""
+    local path, hook parameters and collections. ``collections`` is a mapping of collection names
+    to their parameters, or a list of ``CollectionConfiguration`` (kept as given, repeats included,
+    as the SageMaker Python SDK sends them)."""
 
     s3_output: S3Location
     local_path: str | None = None
     hook_parameters: Mapping[str, str] | None = None
-    collections: Mapping[str, Mapping[str, str]] | None = None  # collection name -> its parameters
+    collections: Mapping[str, Mapping[str, str]] | Sequence[CollectionConfiguration] | None = None
 
     def render(self) -> dict[str, Any]:
         config: dict[str, Any] = {"S3OutputPath": self.s3_output.s3_uri}
@@ -54,11 +73,13 @@ class DebugHookConfig:
             config["LocalPath"] = self.local_path
         if self.hook_parameters:
             config["HookParameters"] = dict(self.hook_parameters)
-        if self.collections is not None:
+        if isinstance(self.collections, Mapping):
             config["CollectionConfigurations"] = [
                 {"CollectionName": name, **({"CollectionParameters": dict(p)} if p else {})}
                 for name, p in self.collections.items()
             ]
+        elif self.collections is not None:
+            config["CollectionConfigurations"] = [c.render() for c in self.collections]
         return config
 
     def locations(self) -> list[S3Location]:

@@ -14,20 +14,14 @@ from aws_cdk import Fn, Token
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from .nag import acknowledge_wildcard
 from .policy import allow, arn, principal_of
 
 # What the training code does with a run (the SageMaker Python SDK's ``load_run`` in the container):
 # load or create the experiment, its trial (run group) and the run's trial component, associate
 # them, update the run and log metrics.
-_EXPERIMENT_ACTIONS = ["sagemaker:DescribeExperiment", "sagemaker:CreateExperiment"]
-_TRIAL_ACTIONS = ["sagemaker:DescribeTrial", "sagemaker:CreateTrial", "sagemaker:AssociateTrialComponent"]
-_RUN_ACTIONS = [
-    "sagemaker:DescribeTrialComponent",
-    "sagemaker:CreateTrialComponent",
-    "sagemaker:UpdateTrialComponent",
-    "sagemaker:AssociateTrialComponent",
-    "sagemaker:BatchPutMetrics",
-]
+# Actions that act on two resources are granted on both (service authorization reference).
+_RUN_ACTIONS = ["sagemaker:DescribeTrialComponent", "sagemaker:CreateTrialComponent", "sagemaker:UpdateTrialComponent"]
 # What an MLflow client logging a run does (experiments, runs, parameters, metrics, tags, inputs,
 # models); nothing that deletes or registers.
 MLFLOW_ACTIONS = [
@@ -87,16 +81,22 @@ class ExperimentConfig:
                 config[member] = value
         return config
 
-    def grant(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
+    def grant(self, scope: IConstruct, grantee: iam.IGrantable, job_arns: str) -> None:
+        """The run's actions for the jobs ``job_arns`` (an ARN or pattern) names."""
         if self.experiment_name is None or self.run_name is None:
             return  # SageMaker records the job itself; the job's code touches nothing
         principal = principal_of(grantee)
-        experiment = _lower(self.experiment_name)
-        trial = _lower(self.trial_name or f"Default-Run-Group-{self.experiment_name}")
-        component = arn(scope, "sagemaker", f"experiment-trial-component/{experiment}-{_lower(self.run_name)}")
-        allow(principal, _EXPERIMENT_ACTIONS, [arn(scope, "sagemaker", f"experiment/{experiment}")])
-        allow(principal, _TRIAL_ACTIONS, [arn(scope, "sagemaker", f"experiment-trial/{trial}")])
+        experiment_name = _lower(self.experiment_name)
+        experiment = arn(scope, "sagemaker", f"experiment/{experiment_name}")
+        trial_name = _lower(self.trial_name or f"Default-Run-Group-{self.experiment_name}")
+        trial = arn(scope, "sagemaker", f"experiment-trial/{trial_name}")
+        component = arn(scope, "sagemaker", f"experiment-trial-component/{experiment_name}-{_lower(self.run_name)}")
+        allow(principal, ["sagemaker:DescribeExperiment", "sagemaker:CreateExperiment"], [experiment])
+        allow(principal, ["sagemaker:DescribeTrial"], [trial])
+        allow(principal, ["sagemaker:CreateTrial"], [experiment, trial])
         allow(principal, _RUN_ACTIONS, [component])
+        allow(principal, ["sagemaker:AssociateTrialComponent"], [trial, component])
+        allow(principal, ["sagemaker:BatchPutMetrics"], [component, job_arns])
 
 
 @dataclass(frozen=True)
@@ -149,5 +149,11 @@ class ModelPackageConfig:
             packages = group.replace(":model-package-group/", ":model-package/", 1) + "/*"
         allow(principal, ["sagemaker:DescribeModelPackageGroup"], [group])
         allow(principal, ["sagemaker:CreateModelPackage"], [group, packages])
+        if hasattr(principal, "node"):
+            acknowledge_wildcard(
+                principal,  # type: ignore[arg-type]
+                packages,
+                "The versions of one model package group: SageMaker numbers the package it registers.",
+            )
         if self.source_model_package_arn is not None:
             allow(principal, ["sagemaker:DescribeModelPackage"], [self.source_model_package_arn])

@@ -42,11 +42,13 @@ from .memo import per_object
 from .nag import acknowledge_rule, acknowledge_wildcard
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
+from .policy import arn
 from .prop_types import type_problems
 from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request, render_run_settings
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
+from .script_mode import code_location
 from .serverless import ServerlessJobConfig
 from .storage import TrainingStorage
 from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
@@ -371,6 +373,9 @@ class TrainingJob(TrainingJobBase):
             security_group_ids=self._security_group_ids,
         )
         grant_job_access(stack, self.role, access)
+        code = code_location(hyperparameters or {})
+        if code is not None:
+            code.grant_read(stack, self.role)
         for channel in self.inputs:
             if isinstance(channel.data, FileSystemLocation):
                 channel.data.bind(self.role, self.security_groups)
@@ -427,8 +432,16 @@ class TrainingJob(TrainingJobBase):
             instance_placement=instance_placement,
             instance_preferences=preferences,
         )
+        if experiment is not None:
+            self._request["ExperimentConfig"] = experiment.render()
+            job_names = training_job_name or f"{self.job_name_prefix}-*"
+            job_arns = arn(stack, "sagemaker", f"training-job/{job_names}")
+            experiment.grant(stack, self.role, job_arns)
+            if experiment.run_name is not None and training_job_name is None:
+                acknowledge_wildcard(
+                    self.role, job_arns, "This resource's jobs: each deployment names its job <prefix>-<hash>."
+                )
         for member, part in (
-            ("ExperimentConfig", experiment),
             ("MlflowConfig", mlflow),
             ("ModelPackageConfig", model_package),
             ("ServerlessJobConfig", serverless),
@@ -465,7 +478,7 @@ class TrainingJob(TrainingJobBase):
         if overrides:
             apply_overrides(self._request, overrides, problems)
             granted = [loc.s3_uri for loc in (*access.inputs, access.output, *([checkpoint] if checkpoint else []))]
-            granted += [loc.s3_uri for loc in debugging.locations()]
+            granted += [loc.s3_uri for loc in (*debugging.locations(), *([code] if code else []))]
             granted += [key.key_arn for key in (self.output_kms_key, volume_kms_key) if key is not None]
             for path, value in access_points(overrides):
                 if any(value.startswith(reach) for reach in granted):

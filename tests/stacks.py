@@ -13,19 +13,45 @@ import aws_cdk as cdk
 from aws_cdk import assertions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_fsx as fsx
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
 from app import TrainAndServeStack, TrainingExampleStack
 from constructs_lib import (
     Channel,
     CompressionType,
+    CustomizationTechnique,
+    DatasetSource,
+    DebugHookConfig,
+    EvaluationType,
+    ExperimentConfig,
+    FileSystemAccessMode,
+    FileSystemLocation,
     InputMode,
+    InstanceGroup,
+    InstancePlacementConfig,
+    InstancePreference,
+    MlflowConfig,
+    ModelPackageConfig,
+    OutputCompressionType,
+    Peft,
+    PlacementSpecification,
+    ProfilerConfig,
+    RecordWrapperType,
+    RuleConfiguration,
     S3DataDistributionType,
+    S3DataType,
     S3Location,
+    ServerlessJobConfig,
+    ServerlessJobType,
+    TensorBoardOutput,
     TrainingImage,
     TrainingJob,
+    TrainingRepositoryAccessMode,
 )
 from constructs_lib.nag import acknowledge_rule
 from tools.intrinsics import resolve_intrinsics
@@ -139,6 +165,214 @@ def spot_checkpoints() -> cdk.Stack:
     return stack
 
 
+# Identifiers the whole-API stack names (its account is ENV's).
+RULES_IMAGE = "503895931360.dkr.ecr.us-east-1.amazonaws.com/sagemaker-debugger-rules:latest"
+PLAN = "arn:aws:sagemaker:us-east-1:111111111111:training-plan/p5-week"
+MLFLOW = "arn:aws:sagemaker:us-east-1:111111111111:mlflow-tracking-server/main"
+PACKAGE_GROUP = "arn:aws:sagemaker:us-east-1:111111111111:model-package-group/llm-models"
+BASE_MODEL = "arn:aws:sagemaker:us-east-1:aws:hub-content/SageMakerPublicHub/Model/meta-llama-3/1.0.0"
+DATASET = "arn:aws:sagemaker:us-east-1:111111111111:hub-content/my-hub/DataSet/chat/1.0.0"
+HUB_MODEL = "arn:aws:sagemaker:us-east-1:111111111111:hub-content/my-hub/ModelReference/llama/1.0.0"
+
+
+def whole_api() -> cdk.Stack:
+    """Every typed member of CreateTrainingJob, over the jobs it takes (some members exclude others):
+    a private-registry job on a heterogeneous cluster in a VPC with EFS, FSx and S3 channels,
+    Debugger, Profiler, TensorBoard, Experiments, MLflow and model registration; a job on a
+    training plan with UltraServer placement and an algorithm; one with instance preferences;
+    a serverless fine-tuning job on a dataset; a serverless evaluation."""
+    stack = new_stack("WholeApi", env=None)  # environment-agnostic: no availability zones in the template
+    vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
+    flow_log = ec2.FlowLog(stack, "FlowLog", resource_type=ec2.FlowLogResourceType.from_vpc(vpc))
+    data = s3.Bucket.from_bucket_name(stack, "Data", "team-data")
+    insights = s3.Bucket.from_bucket_name(stack, "Insights", "team-insights")
+    key = kms.Key.from_key_arn(
+        stack, "Key", "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    file_system = efs.FileSystem(stack, "Shared", vpc=vpc, encrypted=True, removal_policy=cdk.RemovalPolicy.RETAIN)
+    lustre = fsx.LustreFileSystem(
+        stack,
+        "Scratch",
+        vpc=vpc,
+        vpc_subnet=vpc.private_subnets[0],
+        storage_capacity_gib=1200,
+        lustre_configuration=fsx.LustreConfiguration(deployment_type=fsx.LustreDeploymentType.SCRATCH_2),
+    )
+    for rule in (
+        "VPCDefaultSecurityGroupClosed",
+        "VPCNoUnrestrictedRouteToIGW",
+        "VPCSubnetAutoAssignPublicIpDisabled",
+        "CloudWatchLogGroupEncrypted",
+        "IAMNoInlinePolicy",
+        "EFSEncrypted",
+        "EFSInBackupPlan",
+    ):
+        for construct in (vpc, flow_log, file_system, lustre):
+            acknowledge_rule(construct, rule, USERS_OWN.replace("VPC", "VPC and file systems"))
+    credentials = lambda_.Function.from_function_arn(
+        stack, "RegistryCredentials", "arn:aws:lambda:us-east-1:111111111111:function:registry-credentials"
+    )
+    TrainingJob(
+        stack,
+        "Everything",
+        image=TrainingImage.from_registry(
+            "registry.example.com/team/trainer:2.1",
+            repository_access_mode=TrainingRepositoryAccessMode.VPC,
+            credentials_provider=credentials,
+        ),
+        input_mode=InputMode.FILE,
+        metric_definitions={"train:loss": "loss=([0-9.]+)"},
+        enable_sage_maker_metrics_time_series=True,
+        container_entrypoint=["python", "-m", "trainer"],
+        container_arguments=["--epochs", "3"],
+        hyperparameters={"epochs": 3, "lr": 0.001},
+        environment={"MODEL_FAMILY": "llama"},
+        inputs=[
+            Channel(
+                "train",
+                S3Location.from_bucket(data, "train/"),
+                s3_data_type=S3DataType.S3_PREFIX,
+                distribution=S3DataDistributionType.SHARDED_BY_S3_KEY,
+                content_type="application/x-recordio",
+                compression=CompressionType.GZIP,
+                record_wrapper=RecordWrapperType.RECORD_IO,
+                input_mode=InputMode.PIPE,
+                shuffle_seed=7,
+                instance_group_names=["gpu"],
+            ),
+            Channel(
+                "manifest",
+                S3Location.from_bucket(data, "manifests/train.manifest"),
+                s3_data_type=S3DataType.AUGMENTED_MANIFEST_FILE,
+                attribute_names=["source-ref", "label"],
+            ),
+            Channel(
+                "model",
+                S3Location.from_bucket(data, "models/llama/"),
+                accept_eula=True,
+                hub_content_arn=HUB_MODEL,
+            ),
+            Channel("shared", FileSystemLocation.from_efs(file_system, "/datasets", FileSystemAccessMode.READ_WRITE)),
+            Channel("scratch", FileSystemLocation.from_fsx_lustre(lustre, "/cache")),
+        ],
+        output=S3Location.from_bucket(insights, "models/", encryption_key=key),
+        output_compression=OutputCompressionType.NONE,
+        instance_groups=[InstanceGroup("gpu", "ml.p4d.24xlarge", 2), InstanceGroup("cpu", "ml.c5.4xlarge", 1)],
+        volume_size=cdk.Size.gibibytes(200),
+        keep_alive_period=cdk.Duration.minutes(10),
+        vpc=vpc,
+        max_runtime=cdk.Duration.hours(8),
+        max_pending_time=cdk.Duration.hours(2),
+        enable_managed_spot_training=False,
+        checkpoint=S3Location.from_bucket(insights, "checkpoints/"),
+        checkpoint_local_path="/opt/ml/checkpoints",
+        enable_network_isolation=False,
+        enable_inter_container_traffic_encryption=True,
+        tags={"project": "llm"},
+        debug_hook=DebugHookConfig(
+            S3Location.from_bucket(insights, "debug/"),
+            local_path="/opt/ml/output/tensors",
+            hook_parameters={"save_interval": "100"},
+            collections={"losses": {"save_interval": "10"}},
+        ),
+        debug_rules=[
+            RuleConfiguration(
+                "LossNotDecreasing",
+                RULES_IMAGE,
+                rule_parameters={"rule_to_invoke": "LossNotDecreasing"},
+                s3_output=S3Location.from_bucket(insights, "rules/"),
+                local_path="/opt/ml/processing/output/rule",
+                instance_type="ml.t3.medium",
+                volume_size=cdk.Size.gibibytes(10),
+            )
+        ],
+        profiler=ProfilerConfig(
+            S3Location.from_bucket(insights, "profiler/"),
+            profiling_interval=cdk.Duration.millis(500),
+            profiling_parameters={"DataloaderProfilingConfig": '{"StartStep": 5}'},
+            disable_profiler=False,
+        ),
+        profiler_rules=[
+            RuleConfiguration(
+                "ProfilerReport",
+                RULES_IMAGE,
+                {"rule_to_invoke": "ProfilerReport"},
+                s3_output=S3Location.from_bucket(insights, "profiler-report/"),
+                local_path="/opt/ml/processing/output/rule",
+                instance_type="ml.m5.xlarge",
+                volume_size=cdk.Size.gibibytes(10),
+            )
+        ],
+        tensor_board_output=TensorBoardOutput(S3Location.from_bucket(insights, "tensorboard/"), "/opt/ml/tb"),
+        retry_attempts=2,
+        enable_remote_debug=True,
+        enable_infra_check=True,
+        enable_session_tag_chaining=True,
+        experiment=ExperimentConfig("llm", "llm-trial", "training", "run-1"),
+        mlflow=MlflowConfig(MLFLOW, "llm", "run-1"),
+        model_package=ModelPackageConfig(PACKAGE_GROUP),
+    )
+    TrainingJob(
+        stack,
+        "OnPlan",
+        algorithm_name="arn:aws:sagemaker:us-east-1:111111111111:algorithm/team-trainer",
+        instance_type="ml.p6e-gb200.36xlarge",
+        instance_count=4,
+        training_plan_arn=PLAN,
+        instance_placement=InstancePlacementConfig(
+            enable_multiple_jobs=False, placement_specifications=[PlacementSpecification(4, "us-east-1-us-1")]
+        ),
+        encrypt_volume=False,
+    )
+    TrainingJob(
+        stack,
+        "Spot",
+        image=TrainingImage.from_ecr_repository(ecr.Repository.from_repository_name(stack, "SpotRepo", "trainer")),
+        enable_managed_spot_training=True,
+        max_runtime=cdk.Duration.hours(2),
+        max_wait=cdk.Duration.hours(4),
+        volume_kms_key=key,
+        checkpoint=S3Location.from_bucket(insights, "checkpoints/spot/"),
+    )
+    TrainingJob(
+        stack,
+        "Preferred",
+        image=TrainingImage.from_ecr_repository(ecr.Repository.from_repository_name(stack, "Repo", "trainer")),
+        instance_preferences=[
+            InstancePreference("ml.p5.48xlarge", 1, [PLAN]),
+            InstancePreference("ml.p4d.24xlarge", 2),
+        ],
+    )
+    TrainingJob(
+        stack,
+        "FineTune",
+        serverless=ServerlessJobConfig(
+            BASE_MODEL,
+            ServerlessJobType.FINE_TUNING,
+            accept_eula=True,
+            customization_technique=CustomizationTechnique.RLVR,
+            peft=Peft.LORA,
+            evaluator=lambda_.Function.from_function_arn(
+                stack, "Reward", "arn:aws:lambda:us-east-1:111111111111:function:reward"
+            ),
+            sequence_length="8K",
+        ),
+        inputs=[Channel("train", DatasetSource(DATASET))],
+        output=S3Location.from_bucket(insights, "llm/"),
+        model_package=ModelPackageConfig(PACKAGE_GROUP, f"{PACKAGE_GROUP.replace('-group', '')}/1"),
+    )
+    TrainingJob(
+        stack,
+        "Evaluate",
+        serverless=ServerlessJobConfig(
+            BASE_MODEL, ServerlessJobType.EVALUATION, evaluation_type=EvaluationType.BENCHMARK
+        ),
+        inputs=[Channel("eval", DatasetSource(DATASET))],
+        output=S3Location.from_bucket(insights, "eval/"),
+    )
+    return stack
+
+
 def _from_cli_input(stack_name: str, document: str) -> cdk.Stack:
     stack = new_stack(stack_name)
     TrainingJob.from_cli_input_json(stack, "Job", Path(__file__).parent / "cli_input" / document)
@@ -153,6 +387,7 @@ CONFIGURATIONS: dict[str, Callable[[], cdk.Stack]] = {
     "spot_checkpoints": spot_checkpoints,
     "cli_input": lambda: _from_cli_input("CliInput", "full.json"),
     "file_system": lambda: _from_cli_input("FileSystem", "file_system.json"),
+    "whole_api": whole_api,
 }
 
 

@@ -12,6 +12,7 @@ _ARN_BY_TYPE = {
     "AWS::Lambda::Function": "arn:aws:lambda:us-east-1:111111111111:function:{name}",
     "AWS::ECR::Repository": "arn:aws:ecr:us-east-1:111111111111:repository/{name}",
     "AWS::SQS::Queue": "arn:aws:sqs:us-east-1:111111111111:{name}",
+    "AWS::EFS::FileSystem": "arn:aws:elasticfilesystem:us-east-1:111111111111:file-system/{name}",
 }
 _PSEUDO = {
     "AWS::Partition": "aws",
