@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Example app: one training job on defaults plus a training image, and a stack that trains,
-waits for the job, and serves the trained model from an endpoint.
+"""Example app: one training job on defaults plus a training image, a stack that trains,
+waits for the job, and serves the trained model from an endpoint, and a stack that trains a
+local script on a local dataset (script mode) with a PyTorch image.
 
 Synthesizes with no AWS account: account and region come from context
 (``cdk.json``; override with ``-c account=... -c region=...``).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ecr as ecr
@@ -16,7 +19,14 @@ from aws_cdk import aws_sagemaker as sagemaker
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from constructs_lib import TrainingImage, TrainingJob, sagemaker_service_role
+from constructs_lib import (
+    Channel,
+    S3Location,
+    SourceCode,
+    TrainingImage,
+    TrainingJob,
+    sagemaker_service_role,
+)
 from constructs_lib.nag import acknowledge_rule, acknowledge_wildcard
 
 
@@ -117,6 +127,29 @@ class TrainAndServeStack(cdk.Stack):
         cdk.CfnOutput(self, "EndpointName", value=endpoint.attr_endpoint_name)
 
 
+EXAMPLE = Path(__file__).parent / "examples" / "script_mode"
+
+
+class ScriptModeStack(cdk.Stack):
+    """Trains ``examples/script_mode/src/train.py`` on ``examples/script_mode/data`` with an AWS
+    PyTorch image: code and data are assets uploaded by ``cdk deploy``; the role reads exactly them."""
+
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        job = TrainingJob(
+            self,
+            "Train",
+            image=TrainingImage.from_framework("pytorch", "2.3.0", py_version="py311"),
+            source_code=SourceCode.from_directory(EXAMPLE / "src", "train.py", requirements="requirements.txt"),
+            inputs=[Channel("train", S3Location.from_asset(EXAMPLE / "data" / "train.csv"))],
+            hyperparameters={"epochs": 3},
+            instance_type="ml.m5.large",
+            max_runtime=cdk.Duration.minutes(30),
+        )
+        cdk.CfnOutput(self, "TrainingJobName", value=job.training_job_name)
+        cdk.CfnOutput(self, "ModelArtifacts", value=job.model_artifacts_s3_uri)
+
+
 def build_app(app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
     env = cdk.Environment(
@@ -125,6 +158,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     )
     TrainingExampleStack(app, "TrainingExample", env=env)
     TrainAndServeStack(app, "TrainAndServeExample", env=env)
+    ScriptModeStack(app, "ScriptModeExample", env=env)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

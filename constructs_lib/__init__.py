@@ -14,6 +14,7 @@ from .channel import (
     S3DataType,
 )
 from .debugging import CollectionConfiguration, DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
+from .distributed import Distribution, Mpi, SmDataParallel, Torchrun
 from .errors import TrainingJobValidationError
 from .execution_role import sagemaker_service_role
 from .image import TrainingImage, TrainingRepositoryAccessMode
@@ -22,6 +23,7 @@ from .provider import TrainingJobProvider
 from .request import OutputCompressionType, hyperparameter_string
 from .s3_location import S3Location
 from .serverless import CustomizationTechnique, EvaluationType, Peft, ServerlessJobConfig, ServerlessJobType
+from .source_code import SourceCode
 from .storage import TrainingStorage
 from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 from .training_job import JobRemovalBehavior, TrainingJob
@@ -34,6 +36,7 @@ __all__ = [
     "CustomizationTechnique",
     "DatasetSource",
     "DebugHookConfig",
+    "Distribution",
     "EvaluationType",
     "ExperimentConfig",
     "FileSystemAccessMode",
@@ -47,6 +50,7 @@ __all__ = [
     "JobRemovalBehavior",
     "MlflowConfig",
     "ModelPackageConfig",
+    "Mpi",
     "OutputCompressionType",
     "Peft",
     "PlacementSpecification",
@@ -58,7 +62,10 @@ __all__ = [
     "S3Location",
     "ServerlessJobConfig",
     "ServerlessJobType",
+    "SmDataParallel",
+    "SourceCode",
     "TensorBoardOutput",
+    "Torchrun",
     "TrainingImage",
     "TrainingJob",
     "TrainingJobProvider",

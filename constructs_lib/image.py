@@ -7,12 +7,14 @@ from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Any
 
+from aws_cdk import Stack, Token
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from . import frameworks
 from .errors import Problems, TrainingJobValidationError
 from .memo import per_object
 from .policy import allow, partition, principal_of
@@ -79,9 +81,33 @@ class TrainingImage(ABC):
         image.credentials_provider = credentials_provider
         return image
 
+    @staticmethod
+    def from_framework(
+        framework: str,
+        version: str,
+        *,
+        py_version: str | None = None,
+        instance_type: str | None = None,
+        base_framework_version: str | None = None,
+    ) -> TrainingImage:
+        """An AWS Deep Learning Container or built-in algorithm image by name (``"pytorch"``,
+        ``"tensorflow"``, ``"huggingface"``, ``"xgboost"``, ``"sklearn"``, ``"kmeans"``, ...), resolved
+        at synth for the stack's region from the SageMaker Python SDK's published data (see
+        ``frameworks``); CPU or GPU by ``instance_type`` (default: the job's). ``py_version`` is
+        required where the version has several; Hugging Face also needs ``base_framework_version``
+        (``"pytorch2.1"``). The role may pull from that repository. Unknown names, versions and
+        regions, and a stack whose region is a deploy-time value, fail synth naming what is known."""
+        return _FrameworkImage(framework, version, py_version, instance_type, base_framework_version)
+
+    @property
+    def framework(self) -> str | None:
+        """The framework of an image from ``from_framework`` (None for other images)."""
+        return None
+
     @abstractmethod
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
-        """Grants pull access to ``grantee`` and returns the image URI."""
+    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
+        """Grants pull access to ``grantee`` and returns the image URI (for a job on
+        ``instance_type``, which picks a framework image's CPU or GPU variant)."""
 
     def render_config(self, grantee: iam.IGrantable) -> dict[str, Any] | None:
         """``TrainingImageConfig`` (None: SageMaker's default); lets ``grantee`` invoke the
@@ -118,7 +144,7 @@ class _EcrImage(TrainingImage):
         self._repository = repository
         self._tag_or_digest = tag_or_digest
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
+    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
         repository = self._repository
         grant_pull(grantee, per_object(repository, "arn", lambda: repository.repository_arn))
         return per_object(
@@ -140,7 +166,7 @@ class _AssetImage(TrainingImage):
         self._directory = directory
         self._asset_props = asset_props or {}
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
+    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
         if self._asset is None:
             assert self._directory is not None
             self._asset = ecr_assets.DockerImageAsset(
@@ -154,7 +180,7 @@ class _RegistryImage(TrainingImage):
     def __init__(self, image_uri: str) -> None:
         self._image_uri = image_uri
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable) -> str:
+    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
         match = _ECR_URI.match(self._image_uri)
         if match is None:
             if ".dkr.ecr." in self._image_uri:
@@ -169,6 +195,50 @@ class _RegistryImage(TrainingImage):
         repo_arn = f"arn:{partition(scope)}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
         grant_pull(grantee, repo_arn)
         return self._image_uri
+
+
+class _FrameworkImage(TrainingImage):
+    def __init__(
+        self,
+        framework: str,
+        version: str,
+        py_version: str | None,
+        instance_type: str | None,
+        base_framework_version: str | None,
+    ) -> None:
+        self._framework = framework
+        self._version = version
+        self._py_version = py_version
+        self._instance_type = instance_type
+        self._base_framework_version = base_framework_version
+
+    @property
+    def framework(self) -> str | None:
+        return self._framework
+
+    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
+        region = Stack.of(scope).region
+        where = f"image (AlgorithmSpecification.TrainingImage, TrainingImage.from_framework({self._framework!r}))"
+        if Token.is_unresolved(region):
+            raise TrainingJobValidationError(
+                scope.node.path,
+                [
+                    f"{where}: got a stack without a region; framework images are resolved per region at synth: "
+                    "give the stack env=Environment(region=...)"
+                ],
+            )
+        try:
+            uri = frameworks.image_uri(
+                self._framework,
+                self._version,
+                region=region,
+                py_version=self._py_version,
+                instance_type=self._instance_type or instance_type,
+                base_framework_version=self._base_framework_version,
+            )
+        except frameworks.FrameworkNotFound as error:
+            raise TrainingJobValidationError(scope.node.path, [f"{where}: {error}"]) from None
+        return _RegistryImage(uri).bind(scope, grantee)
 
 
 def grant_pull(grantee: iam.IGrantable, repository_arn: str) -> None:

@@ -15,6 +15,7 @@ from aws_cdk import aws_ec2 as ec2
 from .capacity import InstancePlacementConfig, InstancePreference
 from .channel import Channel, InputMode
 from .debugging import DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
+from .distributed import Distribution
 from .errors import Problems
 from .image import TrainingImage
 from .instance_group import InstanceGroup
@@ -22,6 +23,7 @@ from .memo import has_members
 from .request import OutputCompressionType
 from .s3_location import S3Location
 from .serverless import ServerlessJobConfig
+from .source_code import SourceCode
 from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 
 
@@ -170,6 +172,14 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
     "mlflow": ("MlflowConfig", _Expected(_instance(MlflowConfig), "an MlflowConfig")),
     "model_package": ("ModelPackageConfig", _Expected(_instance(ModelPackageConfig), "a ModelPackageConfig")),
     "serverless": ("ServerlessJobConfig", _Expected(_instance(ServerlessJobConfig), "a ServerlessJobConfig")),
+    "source_code": (
+        "HyperParameters.sagemaker_program / InputDataConfig (code)",
+        _Expected(_instance(SourceCode), "a SourceCode, e.g. SourceCode.from_directory('src', 'train.py')"),
+    ),
+    "distribution": (
+        "HyperParameters (launcher)",
+        _Expected(_instance(Distribution), "a Distribution: Torchrun(), Mpi() or SmDataParallel()"),
+    ),
 }
 
 

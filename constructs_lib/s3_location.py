@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import IConstruct
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct, IConstruct
 
 from .errors import TrainingJobValidationError
 from .memo import per_object
@@ -29,6 +32,36 @@ class S3Location:
     key_prefix: str = ""
     bucket: s3.IBucket | None = None
     encryption_key: kms.IKey | None = None
+    asset_path: str | None = None  # a local file or directory, until a job binds it
+    asset_exclude: Sequence[str] = field(default_factory=tuple)
+    object_only: bool = False  # one object (an asset): grants name it exactly, no wildcard
+
+    @classmethod
+    def from_asset(cls, path: str | os.PathLike[str], *, exclude: Sequence[str] = ()) -> S3Location:
+        """A small local dataset, uploaded by ``cdk deploy`` as an S3 asset of the job that uses it
+        (hashed: unchanged data uploads nothing; changed data starts a new job). A file arrives in
+        the channel as it is (named by its hash, extension kept); a directory arrives as one zip
+        archive (CDK's directory asset), which the training code extracts. The role may read
+        exactly that object."""
+        if not os.path.exists(path):
+            raise TrainingJobValidationError(
+                "S3Location.from_asset", [f"path: got {os.fspath(path)!r}; an existing file or directory"]
+            )
+        return cls(bucket_name="", asset_path=os.fspath(path), asset_exclude=tuple(exclude))
+
+    def bind(self, scope: Construct, construct_id: str) -> S3Location:
+        """This location, its asset (if any) created under ``scope``."""
+        if self.asset_path is None:
+            return self
+        asset = s3_assets.Asset(scope, construct_id, path=self.asset_path, exclude=list(self.asset_exclude))
+        return S3Location.of_asset(asset)
+
+    @classmethod
+    def of_asset(cls, asset: s3_assets.Asset) -> S3Location:
+        """The one object of an S3 asset."""
+        return cls(
+            bucket_name=asset.s3_bucket_name, key_prefix=asset.s3_object_key, bucket=asset.bucket, object_only=True
+        )
 
     @classmethod
     def from_bucket(
@@ -78,7 +111,7 @@ class S3Location:
         return arn(scope, "s3", self.bucket_name, regional=False)
 
     def objects_arn(self, scope: IConstruct) -> str:
-        return f"{self.bucket_arn(scope)}/{self.key_prefix}*"
+        return f"{self.bucket_arn(scope)}/{self.key_prefix}{'' if self.object_only else '*'}"
 
     def grant_read(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
         """ListBucket on the prefix, GetObject below it, Decrypt on its key: nothing else."""
@@ -87,7 +120,11 @@ class S3Location:
             principal,
             ["s3:ListBucket"],
             [self.bucket_arn(scope)],
-            conditions={"StringLike": {"s3:prefix": [f"{self.key_prefix}*"]}},
+            conditions={
+                "StringEquals" if self.object_only else "StringLike": {
+                    "s3:prefix": [self.key_prefix if self.object_only else f"{self.key_prefix}*"]
+                }
+            },
         )
         allow(principal, ["s3:GetObject"], [self.objects_arn(scope)])
         if self.encryption_key is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ from .channel import Channel, FileSystemLocation, InputMode
 from .cli_input import load_document, props_from_cli_input
 from .completion import CompletionGate, job_state_pattern
 from .debugging import Debugging, DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
+from .distributed import Distribution
 from .errors import Problems, TrainingJobValidationError
 from .execution_role import JobAccess, create_execution_role, grant_job_access
 from .image import TrainingImage
@@ -50,6 +52,7 @@ from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
 from .script_mode import code_location
 from .serverless import ServerlessJobConfig
+from .source_code import CODE_CHANNEL, SourceCode
 from .storage import TrainingStorage
 from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 from .training_job_base import ImportedTrainingJob, ITrainingJob, TrainingJobBase
@@ -144,6 +147,8 @@ class TrainingJob(TrainingJobBase):
         mlflow: MlflowConfig | None = None,
         model_package: ModelPackageConfig | None = None,
         serverless: ServerlessJobConfig | None = None,
+        source_code: SourceCode | None = None,
+        distribution: Distribution | None = None,
     ) -> None:
         """Define a training job.
 
@@ -242,6 +247,14 @@ class TrainingJob(TrainingJobBase):
         :param serverless: ``ServerlessJobConfig``: fine-tune or evaluate a public hub model on compute
             SageMaker chooses; no image, instance or volume props then, and no ``StoppingCondition``
             unless ``max_runtime`` is set. Default: none.
+        :param source_code: ``SourceCode.from_directory(dir, entry_script, requirements=...)``: train a
+            local script, packaged as an S3 asset the role may read. With a framework image
+            (``TrainingImage.from_framework``) it is delivered as the SageMaker Python SDK does (script-mode
+            hyperparameters; hyperparameter strings JSON-encoded as the SDK writes them); with any other
+            image as a ``code`` channel and a ``ContainerEntrypoint`` that installs and runs it.
+            Default: none (the image holds the code).
+        :param distribution: ``Torchrun()``, ``Mpi()`` or ``SmDataParallel()``: how a framework image's
+            toolkit launches ``source_code`` on every instance. Default: one process per instance.
         :param wait_for_completion: make the deployment wait (at most this long, up to 12 h)
             until the job completes, and fail it with SageMaker's reason when the job fails or
             stops (MaxRuntimeExceeded included). Event-driven: no Lambda runs while the job
@@ -273,7 +286,23 @@ class TrainingJob(TrainingJobBase):
             stack, f"{per_object(scope, 'path', lambda: scope.node.path)}/{construct_id}"
         )
         self.fixed_training_job_name = training_job_name
-        self.inputs = list(inputs)
+        self.inputs = [_bound(channel, self) for channel in inputs]
+        region = stack.region
+        toolkit = source_code is not None and image is not None and image.framework is not None
+        code_archive = source_code.bind(self) if source_code is not None else None
+        if source_code is not None and code_archive is not None:
+            if toolkit:
+                # As the SDK writes a framework estimator's hyperparameters: JSON strings the toolkit decodes.
+                hyperparameters = {
+                    **{k: json.dumps(v) if isinstance(v, str) else v for k, v in (hyperparameters or {}).items()},
+                    **source_code.script_mode_hyperparameters(code_archive, region),
+                }
+                if enable_sage_maker_metrics_time_series is None:
+                    enable_sage_maker_metrics_time_series = True
+            else:
+                self.inputs.append(Channel(CODE_CHANNEL, code_archive, input_mode=InputMode.FILE))
+                if container_entrypoint is None:
+                    container_entrypoint = source_code.entrypoint()
         self.instance_type = instance_type
         self.instance_groups = groups
         # Every instance of the job, groups included (a preferred type's count at most).
@@ -355,6 +384,15 @@ class TrainingJob(TrainingJobBase):
             output = S3Location.from_bucket(TrainingStorage.of(stack).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
+        if distribution is not None:
+            if source_code is None:
+                problems.add("distribution", type(distribution).__name__, "launches source_code: set source_code")
+            distribution.problems(
+                problems, framework=image.framework if image else None, instance_types=types, region=region
+            )
+            if toolkit and types:
+                assert hyperparameters is not None
+                hyperparameters = {**hyperparameters, **distribution.hyperparameters(types[0], region)}
         chosen_volume = serverless is None  # SageMaker selects a serverless job's volumes
         if volume_kms_key is None and encrypt_volume and chosen_volume and not any(map(has_local_nvme_storage, types)):
             volume_kms_key = self.output_kms_key
@@ -373,13 +411,14 @@ class TrainingJob(TrainingJobBase):
             security_group_ids=self._security_group_ids,
         )
         grant_job_access(stack, self.role, access)
-        code = code_location(hyperparameters or {})
-        if code is not None:
-            code.grant_read(stack, self.role)
+        # The code a framework image's toolkit downloads: an SDK document's, or this job's source_code.
+        submitted = code_archive if toolkit else code_location(hyperparameters or {})
+        if submitted is not None:
+            submitted.grant_read(stack, self.role)
         for channel in self.inputs:
             if isinstance(channel.data, FileSystemLocation):
                 channel.data.bind(self.role, self.security_groups)
-        image_uri = image.bind(self, self.role) if image is not None else None
+        image_uri = image.bind(self, self.role, instance_type=types[0] if types else None) if image else None
         if image is not None:
             image.problems(problems, in_vpc=bool(subnet_ids))
 
@@ -478,7 +517,7 @@ class TrainingJob(TrainingJobBase):
         if overrides:
             apply_overrides(self._request, overrides, problems)
             granted = [loc.s3_uri for loc in (*access.inputs, access.output, *([checkpoint] if checkpoint else []))]
-            granted += [loc.s3_uri for loc in (*debugging.locations(), *([code] if code else []))]
+            granted += [loc.s3_uri for loc in (*debugging.locations(), *([submitted] if submitted else []))]
             granted += [key.key_arn for key in (self.output_kms_key, volume_kms_key) if key is not None]
             for path, value in access_points(overrides):
                 if any(value.startswith(reach) for reach in granted):
@@ -799,6 +838,13 @@ class TrainingJob(TrainingJobBase):
                 "Matches no traffic: keeps EC2's default allow-all egress rule away",
             )
         return group
+
+
+def _bound(channel: Channel, scope: Construct) -> Channel:
+    """A channel whose data is a local asset (``S3Location.from_asset``), uploaded by ``cdk deploy``."""
+    if isinstance(channel.data, S3Location) and channel.data.asset_path is not None:
+        return dataclasses.replace(channel, data=channel.data.bind(scope, f"Input{channel.channel_name}"))
+    return channel
 
 
 def _group_id(group: ec2.ISecurityGroup) -> str:

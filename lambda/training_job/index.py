@@ -485,6 +485,10 @@ def on_create(
     name = job_name(props, event)
     request = dict(props.request)
     request["TrainingJobName"] = name
+    hyperparameters = request.get("HyperParameters")
+    if isinstance(hyperparameters, dict) and "sagemaker_job_name" in hyperparameters:
+        # Script mode on a framework image: the training toolkit reads its job's name here.
+        request["HyperParameters"] = {**hyperparameters, "sagemaker_job_name": json.dumps(name)}
     identity = {
         TAG_STACK: event["StackId"],
         TAG_RESOURCE: event["LogicalResourceId"],

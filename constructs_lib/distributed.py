@@ -1,0 +1,118 @@
+"""Distributed launchers for script mode on AWS framework images: what the image's training
+toolkit reads to start torchrun, MPI or SageMaker's data-parallel library on every instance
+(the hyperparameters the SageMaker Python SDK writes for ``distribution=``), and the rules at
+synth that SageMaker would otherwise report forty minutes into a deployment.
+
+A job on more than one instance in a VPC already lets its instances reach each other (its
+security group admits itself); with ``enable_inter_container_traffic_encryption`` that rule
+covers IPsec too.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import frameworks
+from .errors import Problems
+
+# SageMaker's data-parallel library runs on these instance types (its developer guide).
+SMDDP_INSTANCE_TYPES = ("ml.p3.16xlarge", "ml.p3dn.24xlarge", "ml.p4d.24xlarge", "ml.p4de.24xlarge", "ml.p5.48xlarge")
+
+
+class Distribution(ABC):
+    """How the training toolkit launches the entry script on each instance."""
+
+    frameworks: tuple[str, ...] = ()
+
+    @abstractmethod
+    def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
+        """The launcher's hyperparameters, JSON-encoded as the toolkit reads them."""
+
+    def problems(
+        self, problems: Problems, *, framework: str | None, instance_types: Sequence[str], region: str
+    ) -> None:
+        name = type(self).__name__
+        if framework not in self.frameworks:
+            problems.add(
+                "distribution",
+                name,
+                f"needs a framework image whose toolkit launches it: TrainingImage.from_framework with one of "
+                f"{', '.join(self.frameworks)} (got {framework or 'another image'}) and source_code",
+            )
+        for instance_type in instance_types:
+            if not self.supports(instance_type, region):
+                problems.add("distribution (ResourceConfig.InstanceType)", instance_type, self.allowed())
+
+    def supports(self, instance_type: str, region: str) -> bool:
+        return True
+
+    def allowed(self) -> str:
+        return ""
+
+
+def _gpus(instance_type: str, region: str) -> int | None:
+    try:
+        return frameworks.gpu_count(instance_type, region)
+    except frameworks.FrameworkNotFound:
+        return None
+
+
+@dataclass(frozen=True)
+class Torchrun(Distribution):
+    """``torchrun`` on every instance, one process per GPU (or Trainium core): the SDK's
+    ``distribution={"torch_distributed": {"enabled": True}}``. GPU or Trainium instances only."""
+
+    frameworks = ("pytorch", "huggingface")
+
+    def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
+        return {"sagemaker_instance_type": json.dumps(instance_type), "sagemaker_torch_distributed_enabled": "true"}
+
+    def supports(self, instance_type: str, region: str) -> bool:
+        return bool(_gpus(instance_type, region)) or instance_type.startswith("ml.trn")
+
+    def allowed(self) -> str:
+        return "torchrun starts one process per GPU or Trainium core: a GPU (ml.g*, ml.p*) or ml.trn* instance type"
+
+
+@dataclass(frozen=True)
+class Mpi(Distribution):
+    """``mpirun`` across the instances, ``processes_per_host`` processes on each (default: one per
+    GPU, from the SDK's GPU data; 1 on CPU instances): the SDK's ``distribution={"mpi": ...}``."""
+
+    processes_per_host: int | None = None
+    custom_mpi_options: str = ""
+    frameworks = ("pytorch", "tensorflow", "huggingface", "mxnet")
+
+    def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
+        processes = self.processes_per_host or _gpus(instance_type, region) or 1
+        return {
+            "sagemaker_mpi_custom_mpi_options": json.dumps(self.custom_mpi_options),
+            "sagemaker_mpi_enabled": "true",
+            "sagemaker_mpi_num_of_processes_per_host": str(processes),
+        }
+
+
+@dataclass(frozen=True)
+class SmDataParallel(Distribution):
+    """SageMaker's distributed data-parallel library (SMDDP): the SDK's
+    ``distribution={"smdistributed": {"dataparallel": {"enabled": True}}}``. On the instance types
+    SMDDP supports only."""
+
+    custom_mpi_options: str = ""
+    frameworks = ("pytorch", "tensorflow", "huggingface")
+
+    def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
+        return {
+            "sagemaker_distributed_dataparallel_custom_mpi_options": json.dumps(self.custom_mpi_options),
+            "sagemaker_distributed_dataparallel_enabled": "true",
+            "sagemaker_instance_type": json.dumps(instance_type),
+        }
+
+    def supports(self, instance_type: str, region: str) -> bool:
+        return instance_type in SMDDP_INSTANCE_TYPES
+
+    def allowed(self) -> str:
+        return f"SMDDP runs on {', '.join(SMDDP_INSTANCE_TYPES)}"
