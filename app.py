@@ -147,6 +147,7 @@ class ScriptModeStack(cdk.Stack):
             max_runtime=cdk.Duration.minutes(30),
         )
         cdk.CfnOutput(self, "TrainingJobName", value=job.training_job_name)
+        cdk.CfnOutput(self, "TrainingJobArn", value=job.training_job_arn)
         cdk.CfnOutput(self, "ModelArtifacts", value=job.model_artifacts_s3_uri)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -13,7 +14,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from aws_cdk import custom_resources as cr
 
-from constructs_lib import Channel, S3Location, TrainingImage, TrainingJob
+from constructs_lib import Channel, S3Location, SourceCode, TrainingImage, TrainingJob
 
 IMAGE_TAG = "1.0"
 
@@ -160,3 +161,28 @@ VARIANTS: dict[str, Callable[[cdk.Stack, int], None]] = {
     "AwsCustomResource (createTrainingJob)": aws_custom_resource,
     "Step Functions task, state machine per job": step_functions_task,
 }
+
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "script_mode"
+
+
+def script_mode(stack: cdk.Stack, count: int) -> None:
+    """TrainingJob training a local script (a code asset, bundled at synth) on a framework image."""
+    _, bucket = _common(stack)
+    for i in range(count):
+        TrainingJob(
+            stack,
+            f"Job{i}",
+            image=TrainingImage.from_framework("pytorch", "2.3.0", py_version="py311"),
+            source_code=SourceCode.from_directory(EXAMPLE / "src", "train.py", requirements="requirements.txt"),
+            inputs=[Channel("train", S3Location.from_bucket(bucket, "train/"))],
+            hyperparameters={"seed": i},
+        )
+
+
+# Script mode against the plain image job it replaces: the cost of a code asset at synth.
+SCRIPT_MODE_VARIANTS: dict[str, Callable[[cdk.Stack, int], None]] = {
+    "TrainingJob, image with the code (defaults)": ours_default,
+    "TrainingJob, local script as a code asset": script_mode,
+}
+SCRIPT_MODE_SIZES = (1, 10)

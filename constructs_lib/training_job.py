@@ -498,6 +498,10 @@ class TrainingJob(TrainingJobBase):
                 del self._request["StoppingCondition"]["MaxRuntimeInSeconds"]
                 if not self._request["StoppingCondition"]:
                     del self._request["StoppingCondition"]
+        if toolkit:
+            # The SageMaker Python SDK's framework estimators add these by default (to the job's output).
+            debug_hook = debug_hook or DebugHookConfig(output, collections=[])
+            profiler = profiler or ProfilerConfig(output, disable_profiler=False)
         debugging = Debugging(
             debug_hook=debug_hook,
             debug_rules=list(debug_rules or []),

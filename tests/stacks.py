@@ -20,7 +20,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 
-from app import TrainAndServeStack, TrainingExampleStack
+from app import ScriptModeStack, TrainAndServeStack, TrainingExampleStack
 from constructs_lib import (
     Channel,
     CompressionType,
@@ -69,6 +69,11 @@ def new_stack(name: str = "TestStack", env: cdk.Environment | None = ENV) -> cdk
 def example() -> cdk.Stack:
     app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
     return TrainingExampleStack(app, "TrainingExample", env=ENV, analytics_reporting=False)
+
+
+def script_mode() -> cdk.Stack:
+    app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
+    return ScriptModeStack(app, "ScriptModeExample", env=ENV, analytics_reporting=False)
 
 
 def vpc_two_instances() -> cdk.Stack:
@@ -388,6 +393,7 @@ CONFIGURATIONS: dict[str, Callable[[], cdk.Stack]] = {
     "cli_input": lambda: _from_cli_input("CliInput", "full.json"),
     "file_system": lambda: _from_cli_input("FileSystem", "file_system.json"),
     "whole_api": whole_api,
+    "script_mode": script_mode,
 }
 
 

@@ -124,3 +124,41 @@ def test_vpc_job_in_an_existing_network_deploys_and_destroys_keeping_data(aws: L
     job, resources = _deployed_job(aws, "VpcTraining", app=VPC_APP, context=network)
     _assert_vpc_job(aws, job, resources, network["subnet_ids"].split(","))
     _assert_retained_after_destroy(aws, "VpcTraining", resources, VPC_APP, network)
+
+
+def test_script_mode_uploads_code_and_data_the_job_names_and_the_role_reads_exactly(aws: LocalAws) -> None:
+    import io
+    import json
+
+    from constructs_lib import watch
+
+    job, resources = _deployed_job(aws, "ScriptModeExample")
+    assets = f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}"
+    code = json.loads(job["HyperParameters"]["sagemaker_submit_directory"])
+    (channel,) = job["InputDataConfig"]
+    data = channel["DataSource"]["S3DataSource"]["S3Uri"]
+    s3 = aws.client("s3")
+    for uri in (code, data):
+        assert uri.startswith(f"s3://{assets}/")
+        s3.head_object(Bucket=assets, Key=uri.split("/", 3)[3])  # uploaded by cdk deploy
+    assert json.loads(job["HyperParameters"]["sagemaker_program"]) == "train.py"
+    assert json.loads(job["HyperParameters"]["sagemaker_job_name"]) == job["TrainingJobName"]
+    assert job["AlgorithmSpecification"]["TrainingImage"].endswith("/pytorch-training:2.3.0-cpu-py311")
+    (role_name,) = _physical(resources, "AWS::IAM::Role", "TrainRole")
+    iam = aws.client("iam")
+    statements = [
+        statement
+        for policy in iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        for statement in iam.get_role_policy(RoleName=role_name, PolicyName=policy)["PolicyDocument"]["Statement"]
+    ]
+    reads = sorted(
+        resource
+        for statement in statements
+        if "s3:GetObject" in statement["Action"]
+        for resource in ([statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"])
+    )
+    assert reads == sorted(f"arn:aws:s3:::{uri[5:]}" for uri in (code, data))
+    out = io.StringIO()
+    session = type("Session", (), {"create_client": lambda _, service, region_name=None: aws.client(service)})()
+    assert watch.main(["ScriptModeExample", "--interval", "0"], out=out, session=session) == 0
+    assert f"{job['TrainingJobName']}: Completed" in out.getvalue()

@@ -295,7 +295,27 @@ def demo() -> None:
         buckets = [b["Name"] for b in aws.client("s3").list_buckets()["Buckets"] if "trainingstorage" in b["Name"]]
         keys = aws.client("kms").list_keys()["Keys"]
         print(f"\ncdk destroy TrainingExample: done; retained buckets: {buckets}; retained KMS keys: {len(keys)}")
+        script_mode(aws)
     print("local AWS stopped")
+
+
+def script_mode(aws: LocalAws) -> None:
+    """The script-mode example: code and data uploaded as assets, the job followed by the watch command."""
+    from constructs_lib import watch
+
+    outputs = aws.deploy("ScriptModeExample")
+    job = aws.client("sagemaker").describe_training_job(TrainingJobName=outputs["TrainingJobName"])
+    print("\ncdk deploy ScriptModeExample: done (code and data uploaded as assets)")
+    print(f"  image: {job['AlgorithmSpecification']['TrainingImage']}")
+    print(f"  code: {json.loads(job['HyperParameters']['sagemaker_submit_directory'])}")
+    for channel in job.get("InputDataConfig", []):
+        print(f"  input {channel['ChannelName']}: {channel['DataSource']['S3DataSource']['S3Uri']}")
+    print("\npython -m constructs_lib.watch ScriptModeExample:")
+    session = type("Session", (), {"create_client": lambda _, service, region_name=None: aws.client(service)})()
+    code = watch.main(["ScriptModeExample", "--interval", "1"], session=session)
+    print(f"watch exited with {code}")
+    aws.destroy("ScriptModeExample")
+    print("cdk destroy ScriptModeExample: done")
 
 
 if __name__ == "__main__":

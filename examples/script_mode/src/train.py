@@ -19,9 +19,11 @@ def main() -> None:
     xs, ys = [float(r["x"]) for r in rows], [float(r["y"]) for r in rows]
     n = len(xs)
     mean_x, mean_y = sum(xs) / n, sum(ys) / n
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sum((x - mean_x) ** 2 for x in xs)
     model = {"slope": slope, "intercept": mean_y - slope * mean_x, "epochs": args.epochs, "rows": n}
-    print(f"train:loss={sum((y - model['slope'] * x - model['intercept']) ** 2 for x, y in zip(xs, ys)) / n}")
+    print(
+        f"train:loss={sum((y - model['slope'] * x - model['intercept']) ** 2 for x, y in zip(xs, ys, strict=True)) / n}"
+    )
     model_dir = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "model.json").write_text(json.dumps(model))

@@ -1,0 +1,193 @@
+"""Follow a stack's training jobs from a terminal, as the SDK's ``fit(logs=True)`` does.
+
+    python -m constructs_lib.watch STACK [JOB ...] [--region R] [--interval SECONDS]
+
+finds the stack's ``Custom::SageMakerTrainingJob`` resources (JOB narrows them by logical id,
+construct path or job name), then for each job prints its status and every secondary status
+transition as it happens, and streams its CloudWatch log lines (``/aws/sagemaker/TrainingJobs``,
+one stream per instance), until the job ends. In a terminal the current status stays on one
+updating line; otherwise (CI, a pipe) plain lines only. Exit code 0 when every job completed;
+1 with SageMaker's failure reason when one failed or stopped; 2 when no job was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import botocore.session
+
+RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ENDED = ("Completed", "Failed", "Stopped")
+NOT_CREATED = ("unconfirmed:", "not-created:")  # the handler's physical ids for jobs never confirmed
+JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+
+def stack_jobs(cloudformation: Any, sagemaker: Any, stack: str, wanted: Sequence[str] = ()) -> list[str]:
+    """The names of the stack's training jobs, narrowed to ``wanted`` logical ids, construct paths
+    or job names when given. A resource's physical id is its job's name; where it is not (an
+    emulator's own ids), the newest job under the resource's ``JobNamePrefix`` is."""
+    template = cloudformation.get_template(StackName=stack)["TemplateBody"]
+    if isinstance(template, str):
+        template = json.loads(template)
+    names = []
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for resource in page["StackResourceSummaries"]:
+            physical = resource.get("PhysicalResourceId", "")
+            if resource["ResourceType"] != RESOURCE_TYPE or not physical or physical.startswith(NOT_CREATED):
+                continue  # not a job, or one that was never created
+            logical = resource["LogicalResourceId"]
+            path = template.get("Resources", {}).get(logical, {}).get("Metadata", {}).get("aws:cdk:path", "")
+            if wanted and not any(w in (logical, physical) or w in path for w in wanted):
+                continue
+            prefix = template.get("Resources", {}).get(logical, {}).get("Properties", {}).get("JobNamePrefix")
+            name = _job_name(sagemaker, physical, prefix)
+            if name is not None:
+                names.append(name)
+    return names
+
+
+def _job_name(sagemaker: Any, physical: str, prefix: str | None) -> str | None:
+    if JOB_NAME.fullmatch(physical) and (prefix is None or physical.startswith(prefix)):
+        return physical
+    if prefix is None:
+        return None
+    jobs = sagemaker.list_training_jobs(NameContains=prefix, SortBy="CreationTime", SortOrder="Descending")
+    found = [j["TrainingJobName"] for j in jobs["TrainingJobSummaries"] if j["TrainingJobName"].startswith(prefix)]
+    return found[0] if found else None
+
+
+@dataclass
+class _Logs:
+    """Every log stream of one job, read forward from where it was left."""
+
+    client: Any
+    job: str
+    tokens: dict[str, str | None] = field(default_factory=dict)
+
+    def new_lines(self) -> list[tuple[str, str]]:
+        lines: list[tuple[str, str]] = []
+        try:
+            streams = self.client.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{self.job}/")
+        except self.client.exceptions.ResourceNotFoundException:
+            return lines  # the group appears with the job's first log line
+        for stream in streams.get("logStreams", []):
+            name = stream["logStreamName"]
+            while True:
+                kwargs: dict[str, Any] = {"logGroupName": LOG_GROUP, "logStreamName": name, "startFromHead": True}
+                if self.tokens.get(name):
+                    kwargs["nextToken"] = self.tokens[name]
+                page = self.client.get_log_events(**kwargs)
+                lines += [(name.split("/", 1)[-1], event["message"]) for event in page.get("events", [])]
+                token = page.get("nextForwardToken")
+                if token == self.tokens.get(name) or not page.get("events"):
+                    self.tokens[name] = token
+                    break
+                self.tokens[name] = token
+        return lines
+
+
+class _Display:
+    """Plain lines, plus (in a terminal) one status line rewritten in place."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self.status = ""
+
+    def line(self, text: str) -> None:
+        if self.tty and self.status:
+            self.out.write("\r\x1b[2K")
+        self.out.write(text + "\n")
+        if self.tty and self.status:
+            self.out.write(self.status)
+        self.out.flush()
+
+    def update(self, text: str) -> None:
+        if self.tty:
+            self.status = text
+            self.out.write("\r\x1b[2K" + text)
+            self.out.flush()
+
+    def done(self) -> None:
+        if self.tty and self.status:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()
+        self.status = ""
+
+
+def follow(
+    sagemaker: Any,
+    logs: Any,
+    job: str,
+    out: TextIO,
+    *,
+    interval: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Follows ``job`` until it ends; True when it completed."""
+    display = _Display(out)
+    seen = 0
+    status = ""
+    log_reader = _Logs(logs, job)
+    started = time.monotonic()
+    while True:
+        description = sagemaker.describe_training_job(TrainingJobName=job)
+        if description["TrainingJobStatus"] != status:
+            status = description["TrainingJobStatus"]
+            display.line(f"{job}: {status}")
+        transitions = description.get("SecondaryStatusTransitions", [])
+        for transition in transitions[seen:]:
+            message = transition.get("StatusMessage", "")
+            display.line(f"{job}: {transition['Status']}" + (f" - {message}" if message else ""))
+        seen = len(transitions)
+        for stream, message in log_reader.new_lines():
+            display.line(f"[{stream}] {message}")
+        elapsed = int(time.monotonic() - started)
+        display.update(
+            f"{job}: {status} / {description.get('SecondaryStatus', '')} ({elapsed // 60}m{elapsed % 60:02d}s)"
+        )
+        if status in ENDED:
+            for stream, message in log_reader.new_lines():  # the last lines after the end
+                display.line(f"[{stream}] {message}")
+            display.done()
+            if status == "Completed":
+                display.line(
+                    f"{job}: Completed; model: {description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}"
+                )
+                return True
+            display.line(f"{job}: {status}: {description.get('FailureReason', 'no reason given')}")
+            return False
+        sleep(interval)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, session: Any = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m constructs_lib.watch", description=__doc__.split("\n")[0])
+    parser.add_argument("stack", help="the CloudFormation stack's name")
+    parser.add_argument("jobs", nargs="*", help="logical ids, construct paths or job names (default: all)")
+    parser.add_argument("--region", help="default: the AWS configuration's")
+    parser.add_argument("--interval", type=float, default=10.0, help="seconds between polls (default: 10)")
+    args = parser.parse_args(argv)
+    session = session or botocore.session.get_session()
+
+    def client(service: str) -> Any:
+        return session.create_client(service, region_name=args.region)
+
+    sagemaker, logs = client("sagemaker"), client("logs")
+    names = stack_jobs(client("cloudformation"), sagemaker, args.stack, args.jobs)
+    if not names:
+        print(f"no training job found in stack {args.stack}", file=out)
+        return 2
+    results = [follow(sagemaker, logs, name, out, interval=args.interval) for name in names]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

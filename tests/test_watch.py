@@ -1,0 +1,180 @@
+"""``python -m constructs_lib.watch``: a stack's jobs followed to their end, against moto's
+SageMaker and CloudWatch Logs (and scripted status sequences where moto cannot fail a job)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from constructs_lib import watch
+
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/SageMakerTraining"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+def _moto_job(name: str) -> None:
+    boto3.client("sagemaker").create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/t:1",
+            "TrainingInputMode": "File",
+        },
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": "s3://out/"},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=watch.LOG_GROUP)
+    for host in ("algo-1", "algo-2"):
+        stream = f"{name}/{host}-1700000000"
+        logs.create_log_stream(logGroupName=watch.LOG_GROUP, logStreamName=stream)
+        now = int(time.time() * 1000)  # CloudWatch refuses events older than 14 days
+        events = [{"timestamp": now + i, "message": f"{host} epoch {i}"} for i in range(3)]
+        logs.put_log_events(logGroupName=watch.LOG_GROUP, logStreamName=stream, logEvents=events)
+
+
+def test_a_completed_job_shows_its_transitions_and_every_log_line(aws: None) -> None:
+    _moto_job("scriptmode-1")
+    out = io.StringIO()
+    completed = watch.follow(boto3.client("sagemaker"), boto3.client("logs"), "scriptmode-1", out, sleep=lambda _: None)
+    text = out.getvalue()
+    assert completed
+    assert "scriptmode-1: Completed\n" in text
+    assert "scriptmode-1: Starting - Preparing the instances for training" in text
+    for host in ("algo-1", "algo-2"):
+        for i in range(3):
+            assert text.count(f"] {host} epoch {i}\n") == 1  # each line once
+    assert "model: s3://out/scriptmode-1/output/model.tar.gz" in text
+    assert "\x1b[" not in text  # not a terminal: plain lines
+
+
+class _Scripted:
+    """DescribeTrainingJob answers in order: a job that progresses, then fails."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        self.answers = answers
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+def test_transitions_print_once_as_they_happen_and_a_failure_gives_its_reason(aws: None) -> None:
+    steps = [("Starting", "Launching instances"), ("Downloading", "Downloading input data"), ("Training", "")]
+    answers = [
+        {
+            "TrainingJobStatus": "InProgress",
+            "SecondaryStatus": steps[n - 1][0],
+            "SecondaryStatusTransitions": [{"Status": s, "StatusMessage": m} for s, m in steps[:n]],
+        }
+        for n in (1, 1, 2, 3)
+    ]
+    answers.append(
+        {
+            "TrainingJobStatus": "Failed",
+            "SecondaryStatus": "Failed",
+            "SecondaryStatusTransitions": [{"Status": s, "StatusMessage": m} for s, m in steps]
+            + [{"Status": "Failed", "StatusMessage": "AlgorithmError: exit code 1"}],
+            "FailureReason": "AlgorithmError: ExecuteUserScriptError: exit code 1",
+        }
+    )
+    out = io.StringIO()
+    sleeps: list[float] = []
+    completed = watch.follow(_Scripted(answers), boto3.client("logs"), "job-1", out, interval=5, sleep=sleeps.append)
+    lines = out.getvalue().splitlines()
+    assert not completed
+    assert lines == [
+        "job-1: InProgress",
+        "job-1: Starting - Launching instances",
+        "job-1: Downloading - Downloading input data",
+        "job-1: Training",
+        "job-1: Failed",
+        "job-1: Failed - AlgorithmError: exit code 1",
+        "job-1: Failed: AlgorithmError: ExecuteUserScriptError: exit code 1",
+    ]
+    assert sleeps == [5, 5, 5, 5]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_in_a_terminal_the_status_line_updates_in_place(aws: None) -> None:
+    _moto_job("tty-1")
+    out = _Terminal()
+    assert watch.follow(boto3.client("sagemaker"), boto3.client("logs"), "tty-1", out, sleep=lambda _: None)
+    assert "\r\x1b[2Ktty-1: Completed / Completed (0m00s)" in out.getvalue()
+
+
+def _cloudformation(resources: list[dict[str, Any]], template: dict[str, Any]) -> Any:
+    client = botocore.session.get_session().create_client("cloudformation", region_name=REGION)
+    stubber = Stubber(client)
+    stubber.add_response("get_template", {"TemplateBody": json.dumps(template)}, {"StackName": "ScriptMode"})
+    stubber.add_response("list_stack_resources", {"StackResourceSummaries": resources}, {"StackName": "ScriptMode"})
+    stubber.activate()
+    return client
+
+
+def _summary(logical_id: str, kind: str, physical: str) -> dict[str, Any]:
+    return {
+        "LogicalResourceId": logical_id,
+        "PhysicalResourceId": physical,
+        "ResourceType": kind,
+        "LastUpdatedTimestamp": "2026-11-27T10:00:00Z",
+        "ResourceStatus": "CREATE_COMPLETE",
+    }
+
+
+def test_the_stacks_jobs_are_found_and_never_created_ones_skipped(aws: None) -> None:
+    resources = [
+        _summary("TrainA1B2", watch.RESOURCE_TYPE, "scriptmode-aaaa-1"),
+        _summary("TrainRole", "AWS::IAM::Role", "role"),
+        _summary("Other9", watch.RESOURCE_TYPE, "unconfirmed:scriptmode-bbbb-2"),
+        _summary("Eval77", watch.RESOURCE_TYPE, "scriptmode-cccc-3"),
+        _summary("Emulated", watch.RESOURCE_TYPE, "ScriptMode-Emulated-ABCDEF"),  # an emulator's own id
+    ]
+    template = {
+        "Resources": {
+            "Eval77": {
+                "Properties": {"JobNamePrefix": "scriptmode-cccc"},
+                "Metadata": {"aws:cdk:path": "S/Eval/Resource"},
+            },
+            "Emulated": {"Properties": {"JobNamePrefix": "scriptmode-dddd"}},
+        }
+    }
+    _moto_job("scriptmode-dddd-4")
+    sagemaker = boto3.client("sagemaker")
+    found = watch.stack_jobs(_cloudformation(resources, template), sagemaker, "ScriptMode")
+    assert found == ["scriptmode-aaaa-1", "scriptmode-cccc-3", "scriptmode-dddd-4"]
+    assert watch.stack_jobs(_cloudformation(resources, template), sagemaker, "ScriptMode", ["S/Eval"]) == [
+        "scriptmode-cccc-3"
+    ]
+
+
+def test_the_command_exits_0_when_every_job_completed_and_2_when_none_is_found(aws: None) -> None:
+    _moto_job("cli-1")
+    session = botocore.session.get_session()
+    stack = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    }
+    boto3.client("cloudformation").create_stack(StackName="Empty", TemplateBody=json.dumps(stack))
+    out = io.StringIO()
+    assert watch.main(["Empty", "--interval", "0"], out=out, session=session) == 2
+    assert "no training job found in stack Empty" in out.getvalue()
