@@ -49,8 +49,8 @@ def render_request(
     input_mode: InputMode,
     metric_definitions: Mapping[str, str],
     enable_sage_maker_metrics_time_series: bool | None,
-    hyperparameters: Mapping[str, HyperParameterValue],
-    environment: Mapping[str, str],
+    hyperparameters: Mapping[str, HyperParameterValue] | None,
+    environment: Mapping[str, str] | None,
     inputs: Sequence[Channel],
     output: S3Location,
     output_kms_key_arn: str | None,
@@ -116,9 +116,9 @@ def render_request(
         "ResourceConfig": resource_config,
         "StoppingCondition": stopping,
     }
-    if hyperparameters:
+    if hyperparameters is not None:  # an empty map too, when given (as the SDK sends it)
         request["HyperParameters"] = {k: hyperparameter_string(v) for k, v in hyperparameters.items()}
-    if environment:
+    if environment is not None:
         request["Environment"] = dict(environment)
     if inputs:
         request["InputDataConfig"] = [channel.render() for channel in inputs]
