@@ -66,6 +66,15 @@ def expect_create(run: Run, evt: dict[str, Any], name: str, request: dict[str, A
 # ----- Create ----------------------------------------------------------------------------
 
 
+def test_a_script_mode_job_learns_its_name_through_the_toolkits_hyperparameter(clock: FakeClock) -> None:
+    request = {**REQUEST, "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_job_name": '""'}}
+    run, evt = Run(), event("Create", properties=props(request))
+    name = name_for(evt)
+    sent = {**request, "HyperParameters": {**request["HyperParameters"], "sagemaker_job_name": json.dumps(name)}}
+    expect_create(run, evt, name, sent)
+    assert run(evt)["Status"] == "SUCCESS"
+
+
 def test_create_ok_is_one_call_and_returns_the_job_name_arn_and_artifacts(clock: FakeClock) -> None:
     run, evt = Run(), event("Create")
     name = name_for(evt)

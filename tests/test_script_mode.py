@@ -283,3 +283,45 @@ def test_source_code_names_a_missing_directory_or_script(tmp_path: Path) -> None
         SourceCode.from_directory(tmp_path / "src", "main.py")
     with pytest.raises(TrainingJobValidationError, match=r"requirements: got 'reqs.txt'"):
         SourceCode.from_directory(tmp_path / "src", "train.py", requirements="reqs.txt")
+
+
+@pytest.mark.parametrize(
+    ("framework", "version", "py_version", "instance_type", "expected"),
+    [  # what sagemaker.image_uris.retrieve(..., "eu-west-1", image_scope="training") gave (SDK 2.257.7)
+        (
+            "tensorflow",
+            "2.16",
+            "py310",
+            "ml.g5.xlarge",
+            "763104351884.dkr.ecr.eu-west-1.amazonaws.com/tensorflow-training:2.16-gpu-py310",
+        ),
+        (
+            "sklearn",
+            "1.2-1",
+            "py3",
+            "ml.m5.xlarge",
+            "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+        ),
+        (
+            "pytorch",
+            "2.1",
+            "py310",
+            "ml.c5.xlarge",
+            "763104351884.dkr.ecr.eu-west-1.amazonaws.com/pytorch-training:2.1-cpu-py310",
+        ),
+        (
+            "mxnet",
+            "1.9.0",
+            "py38",
+            "ml.p3.2xlarge",
+            "763104351884.dkr.ecr.eu-west-1.amazonaws.com/mxnet-training:1.9.0-gpu-py38",
+        ),
+    ],
+)
+def test_framework_images_equal_the_sdks_retrieve(
+    framework: str, version: str, py_version: str, instance_type: str, expected: str
+) -> None:
+    assert (
+        image_uri(framework, version, region="eu-west-1", py_version=py_version, instance_type=instance_type)
+        == expected
+    )
