@@ -210,6 +210,8 @@ class _Reader:
         if shape_problems:
             self.problems.extend(shape_problems)
             return
+        # A document's volumes are encrypted with the key it names, or by SageMaker: never a default key.
+        self.props["encrypt_volume"] = False
         for member, value in doc.items():
             handler = handlers.get(member)
             if handler is None:
@@ -403,8 +405,6 @@ class _Reader:
             self.props["volume_size"] = Size.gibibytes(config["VolumeSizeInGB"])
         if config.get("VolumeKmsKeyId"):
             self.props["volume_kms_key"] = self.key("ResourceConfig.VolumeKmsKeyId", config["VolumeKmsKeyId"])
-        else:
-            self.props["encrypt_volume"] = False
         if "KeepAlivePeriodInSeconds" in config:
             self.props["keep_alive_period"] = Duration.seconds(config["KeepAlivePeriodInSeconds"])
         if "TrainingPlanArn" in config:

@@ -431,3 +431,13 @@ def test_overrides_within_what_the_role_reaches_do_not_warn() -> None:
     texts = " ".join(str(w.entry.data) for w in warnings)
     assert "DebugHookConfig.S3OutputPath" in texts
     assert "TensorBoardOutputConfig" not in texts
+
+
+def test_a_document_without_a_volume_key_gets_none_even_without_resource_config() -> None:
+    document = _doc("classic.json")
+    document.pop("ResourceConfig")
+    document["OutputDataConfig"]["KmsKeyId"] = (
+        "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    )
+    job = TrainingJob.from_cli_input_json(_stack(), "Job", document)
+    assert "VolumeKmsKeyId" not in job.request["ResourceConfig"]

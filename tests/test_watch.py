@@ -168,13 +168,30 @@ def test_the_stacks_jobs_are_found_and_never_created_ones_skipped(aws: None) -> 
     ]
 
 
-def test_the_command_exits_0_when_every_job_completed_and_2_when_none_is_found(aws: None) -> None:
-    _moto_job("cli-1")
-    session = botocore.session.get_session()
-    stack = {
-        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
-    }
+def _session(**clients: Any) -> Any:
+    """A session whose clients are moto's, or the given stand-ins."""
+    return type(
+        "Session",
+        (),
+        {"create_client": lambda _, service, region_name=None: clients.get(service) or boto3.client(service)},
+    )()
+
+
+def test_the_command_exits_2_when_the_stack_has_no_job(aws: None) -> None:
+    stack = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
     boto3.client("cloudformation").create_stack(StackName="Empty", TemplateBody=json.dumps(stack))
     out = io.StringIO()
-    assert watch.main(["Empty", "--interval", "0"], out=out, session=session) == 2
+    assert watch.main(["Empty", "--interval", "0"], out=out, session=_session()) == 2
     assert "no training job found in stack Empty" in out.getvalue()
+
+
+def test_the_command_exits_0_when_every_job_completed_and_1_when_one_did_not(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _moto_job("cli-1")
+    monkeypatch.setattr(watch, "stack_jobs", lambda *_: ["cli-1"])
+    assert watch.main(["ScriptMode", "--interval", "0"], out=io.StringIO(), session=_session()) == 0
+    stopped = _Scripted([{"TrainingJobStatus": "Stopped", "FailureReason": "MaxRuntimeExceeded"}])
+    out = io.StringIO()
+    assert watch.main(["ScriptMode", "--interval", "0"], out=out, session=_session(sagemaker=stopped)) == 1
+    assert "cli-1: Stopped: MaxRuntimeExceeded" in out.getvalue()
