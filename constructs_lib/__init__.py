@@ -14,7 +14,7 @@ from .channel import (
     S3DataType,
 )
 from .debugging import CollectionConfiguration, DebugHookConfig, ProfilerConfig, RuleConfiguration, TensorBoardOutput
-from .distributed import Distribution, Mpi, SmDataParallel, Torchrun
+from .distributed import MPI, Distribution, SmDataParallel, Torchrun
 from .errors import TrainingJobValidationError
 from .execution_role import sagemaker_service_role
 from .image import TrainingImage, TrainingRepositoryAccessMode
@@ -30,6 +30,7 @@ from .training_job import JobRemovalBehavior, TrainingJob
 from .training_job_base import ITrainingJob
 
 __all__ = [
+    "MPI",
     "Channel",
     "CollectionConfiguration",
     "CompressionType",
@@ -50,7 +51,6 @@ __all__ = [
     "JobRemovalBehavior",
     "MlflowConfig",
     "ModelPackageConfig",
-    "Mpi",
     "OutputCompressionType",
     "Peft",
     "PlacementSpecification",

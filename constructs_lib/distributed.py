@@ -1,6 +1,6 @@
 """Distributed launchers for script mode on AWS framework images: what the image's training
 toolkit reads to start torchrun, MPI or SageMaker's data-parallel library on every instance
-(the hyperparameters the SageMaker Python SDK writes for ``distribution=``), and the rules at
+(the hyperparameters the SageMaker Python SDK v2 writes for ``distribution=``), and the rules at
 synth that SageMaker would otherwise report forty minutes into a deployment.
 
 A job on more than one instance in a VPC already lets its instances reach each other (its
@@ -37,14 +37,14 @@ class Distribution(ABC):
         name = type(self).__name__
         if framework not in self.frameworks:
             problems.add(
-                "distribution",
+                "distributed",
                 name,
                 f"needs a framework image whose toolkit launches it: TrainingImage.from_framework with one of "
                 f"{', '.join(self.frameworks)} (got {framework or 'another image'}) and source_code",
             )
         for instance_type in instance_types:
             if not self.supports(instance_type, region):
-                problems.add("distribution (ResourceConfig.InstanceType)", instance_type, self.allowed())
+                problems.add("distributed (ResourceConfig.InstanceType)", instance_type, self.allowed())
 
     def supports(self, instance_type: str, region: str) -> bool:
         return True
@@ -62,8 +62,9 @@ def _gpus(instance_type: str, region: str) -> int | None:
 
 @dataclass(frozen=True)
 class Torchrun(Distribution):
-    """``torchrun`` on every instance, one process per GPU (or Trainium core): the SDK's
-    ``distribution={"torch_distributed": {"enabled": True}}``. GPU or Trainium instances only."""
+    """``torchrun`` on every instance, one process per GPU (or Trainium core): the SDK v2's
+    ``distribution={"torch_distributed": {"enabled": True}}``, v3's ``distributed=Torchrun()``.
+    GPU or Trainium instances only."""
 
     frameworks = ("pytorch", "huggingface")
 
@@ -78,18 +79,19 @@ class Torchrun(Distribution):
 
 
 @dataclass(frozen=True)
-class Mpi(Distribution):
-    """``mpirun`` across the instances, ``processes_per_host`` processes on each (default: one per
-    GPU, from the SDK's GPU data; 1 on CPU instances): the SDK's ``distribution={"mpi": ...}``."""
+class MPI(Distribution):
+    """``mpirun`` across the instances, ``process_count_per_node`` processes on each (default: one
+    per GPU, from the SDK's GPU data; 1 on CPU instances), with ``mpi_additional_options`` (default:
+    none): the SDK v2's ``distribution={"mpi": ...}``, v3's ``distributed=MPI(...)``."""
 
-    processes_per_host: int | None = None
-    custom_mpi_options: str = ""
+    process_count_per_node: int | None = None
+    mpi_additional_options: Sequence[str] = ()
     frameworks = ("pytorch", "tensorflow", "huggingface", "mxnet")
 
     def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
-        processes = self.processes_per_host or _gpus(instance_type, region) or 1
+        processes = self.process_count_per_node or _gpus(instance_type, region) or 1
         return {
-            "sagemaker_mpi_custom_mpi_options": json.dumps(self.custom_mpi_options),
+            "sagemaker_mpi_custom_mpi_options": json.dumps(" ".join(self.mpi_additional_options)),
             "sagemaker_mpi_enabled": "true",
             "sagemaker_mpi_num_of_processes_per_host": str(processes),
         }
@@ -99,14 +101,14 @@ class Mpi(Distribution):
 class SmDataParallel(Distribution):
     """SageMaker's distributed data-parallel library (SMDDP): the SDK's
     ``distribution={"smdistributed": {"dataparallel": {"enabled": True}}}``. On the instance types
-    SMDDP supports only."""
+    SMDDP supports only; ``mpi_additional_options`` default: none."""
 
-    custom_mpi_options: str = ""
+    mpi_additional_options: Sequence[str] = ()
     frameworks = ("pytorch", "tensorflow", "huggingface")
 
     def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
         return {
-            "sagemaker_distributed_dataparallel_custom_mpi_options": json.dumps(self.custom_mpi_options),
+            "sagemaker_distributed_dataparallel_custom_mpi_options": json.dumps(" ".join(self.mpi_additional_options)),
             "sagemaker_distributed_dataparallel_enabled": "true",
             "sagemaker_instance_type": json.dumps(instance_type),
         }

@@ -176,9 +176,9 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
         "HyperParameters.sagemaker_program / InputDataConfig (code)",
         _Expected(_instance(SourceCode), "a SourceCode, e.g. SourceCode.from_directory('src', 'train.py')"),
     ),
-    "distribution": (
+    "distributed": (
         "HyperParameters (launcher)",
-        _Expected(_instance(Distribution), "a Distribution: Torchrun(), Mpi() or SmDataParallel()"),
+        _Expected(_instance(Distribution), "a Distribution: Torchrun(), MPI() or SmDataParallel()"),
     ),
 }
 

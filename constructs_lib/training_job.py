@@ -148,7 +148,7 @@ class TrainingJob(TrainingJobBase):
         model_package: ModelPackageConfig | None = None,
         serverless: ServerlessJobConfig | None = None,
         source_code: SourceCode | None = None,
-        distribution: Distribution | None = None,
+        distributed: Distribution | None = None,
     ) -> None:
         """Define a training job.
 
@@ -253,7 +253,7 @@ class TrainingJob(TrainingJobBase):
             hyperparameters; hyperparameter strings JSON-encoded as the SDK writes them); with any other
             image as a ``code`` channel and a ``ContainerEntrypoint`` that installs and runs it.
             Default: none (the image holds the code).
-        :param distribution: ``Torchrun()``, ``Mpi()`` or ``SmDataParallel()``: how a framework image's
+        :param distributed: ``Torchrun()``, ``MPI()`` or ``SmDataParallel()``: how a framework image's
             toolkit launches ``source_code`` on every instance. Default: one process per instance.
         :param wait_for_completion: make the deployment wait (at most this long, up to 12 h)
             until the job completes, and fail it with SageMaker's reason when the job fails or
@@ -384,15 +384,15 @@ class TrainingJob(TrainingJobBase):
             output = S3Location.from_bucket(TrainingStorage.of(stack).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
         self.output_kms_key = output_kms_key or output.encryption_key
-        if distribution is not None:
+        if distributed is not None:
             if source_code is None:
-                problems.add("distribution", type(distribution).__name__, "launches source_code: set source_code")
-            distribution.problems(
+                problems.add("distributed", type(distributed).__name__, "launches source_code: set source_code")
+            distributed.problems(
                 problems, framework=image.framework if image else None, instance_types=types, region=region
             )
             if toolkit and types:
                 assert hyperparameters is not None
-                hyperparameters = {**hyperparameters, **distribution.hyperparameters(types[0], region)}
+                hyperparameters = {**hyperparameters, **distributed.hyperparameters(types[0], region)}
         chosen_volume = serverless is None  # SageMaker selects a serverless job's volumes
         if volume_kms_key is None and encrypt_volume and chosen_volume and not any(map(has_local_nvme_storage, types)):
             volume_kms_key = self.output_kms_key

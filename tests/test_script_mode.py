@@ -17,8 +17,8 @@ import pytest
 from aws_cdk import aws_ecr as ecr
 
 from constructs_lib import (
+    MPI,
     Channel,
-    Mpi,
     S3DataDistributionType,
     S3Location,
     SmDataParallel,
@@ -85,7 +85,7 @@ def _comparable(request: dict[str, Any]) -> dict[str, Any]:
         (
             "pytorch_distributed",
             ("pytorch", "2.3.0", {"py_version": "py311"}),
-            {"instance_type": "ml.p4d.24xlarge", "instance_count": 2, "distribution": Torchrun()},
+            {"instance_type": "ml.p4d.24xlarge", "instance_count": 2, "distributed": Torchrun()},
         ),
         (
             "huggingface",
@@ -235,16 +235,19 @@ def test_launchers_render_what_the_toolkit_reads(tmp_path: Path) -> None:
             source_code=_source(tmp_path),
             instance_type=instance_type,
             instance_count=2,
-            distribution=distribution,
+            distributed=distribution,
         )
         return {k: v for k, v in job.request["HyperParameters"].items() if "distributed" in k or "mpi" in k}
 
-    assert hyperparameters(Mpi(), "ml.p4d.24xlarge") == {
+    assert hyperparameters(MPI(), "ml.p4d.24xlarge") == {
         "sagemaker_mpi_custom_mpi_options": '""',
         "sagemaker_mpi_enabled": "true",
         "sagemaker_mpi_num_of_processes_per_host": "8",  # one per GPU (the SDK's GPU data)
     }
-    assert hyperparameters(Mpi(processes_per_host=2), "ml.c5.4xlarge")["sagemaker_mpi_num_of_processes_per_host"] == "2"
+    assert (
+        hyperparameters(MPI(process_count_per_node=2), "ml.c5.4xlarge")["sagemaker_mpi_num_of_processes_per_host"]
+        == "2"
+    )
     assert hyperparameters(SmDataParallel(), "ml.p4d.24xlarge") == {
         "sagemaker_distributed_dataparallel_custom_mpi_options": '""',
         "sagemaker_distributed_dataparallel_enabled": "true",
@@ -255,10 +258,10 @@ def test_launchers_render_what_the_toolkit_reads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("props", "expected"),
     [
-        ({"distribution": Torchrun(), "instance_type": "ml.m5.xlarge"}, r"got 'ml.m5.xlarge'; torchrun starts one"),
-        ({"distribution": SmDataParallel(), "instance_type": "ml.g5.xlarge"}, r"got 'ml.g5.xlarge'; SMDDP runs on"),
-        ({"distribution": Torchrun(), "source_code": None}, r"distribution: got 'Torchrun'; launches source_code"),
-        ({"distribution": Torchrun(), "image": "ecr"}, r"needs a framework image whose toolkit launches it"),
+        ({"distributed": Torchrun(), "instance_type": "ml.m5.xlarge"}, r"got 'ml.m5.xlarge'; torchrun starts one"),
+        ({"distributed": SmDataParallel(), "instance_type": "ml.g5.xlarge"}, r"got 'ml.g5.xlarge'; SMDDP runs on"),
+        ({"distributed": Torchrun(), "source_code": None}, r"distributed: got 'Torchrun'; launches source_code"),
+        ({"distributed": Torchrun(), "image": "ecr"}, r"needs a framework image whose toolkit launches it"),
         ({"source_code": "src/train.py"}, r"source_code \(.*\): got 'src/train.py'; a SourceCode"),
     ],
 )
