@@ -97,12 +97,11 @@ def image_uri(
     tag_prefix = version
     if framework.startswith("huggingface"):
         bases = version_config.get("version_aliases", {})
-        base = _one_of(
-            "base_framework_version",
-            base_framework_version,
-            [*bases, *(k for k in version_config if k != "version_aliases")],
-            framework,
-        )
+        full_bases = [k for k in version_config if k != "version_aliases"]
+        if base_framework_version is None and len(full_bases) == 1:
+            # One base framework: named as the SDK's estimators name it (pytorch_version="2.1").
+            base_framework_version = min((a for a, f in bases.items() if f == full_bases[0]), default=full_bases[0])
+        base = _one_of("base_framework_version", base_framework_version, [*bases, *full_bases], framework)
         version_config = version_config[bases.get(base, base)]
         match = re.match(r"^(pytorch|tensorflow)(.*)$", base)
         tag_prefix = f"{match.group(2) if match else base}-transformers{version}"

@@ -211,6 +211,10 @@ def test_framework_images_match_the_sdks_and_unknown_ones_say_what_is_known() ->
         image_uri("xgboost", "1.7-1", region=REGION)
         == _sdk("builtin_xgboost")["AlgorithmSpecification"]["TrainingImage"]
     )
+    hugging_face = _sdk("huggingface")["AlgorithmSpecification"]["TrainingImage"]
+    assert image_uri("huggingface", "4.36", region=REGION, py_version="py310", instance_type="ml.g5.2xlarge") == (
+        hugging_face  # the one base framework of the version, named as the SDK names it
+    )
     assert image_uri("pytorch", "2.3", region=REGION, py_version="py311", instance_type="ml.m5.xlarge").endswith(
         "pytorch-training:2.3-cpu-py311"
     )
