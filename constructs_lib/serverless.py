@@ -115,6 +115,18 @@ class ServerlessJobConfig:
         if evaluator is not None and (not isinstance(self.evaluator, str) or ":lambda:" in evaluator):
             allow(principal_of(grantee), ["lambda:InvokeFunction"], [evaluator])
 
+    def shape(self, request: dict[str, Any], *, runtime_set: bool) -> None:
+        """Leaves out of ``request`` what SageMaker selects for a serverless job: the algorithm,
+        the resources (a volume key aside) and, unless set, the runtime."""
+        del request["AlgorithmSpecification"]
+        resources = {k: v for k, v in request.pop("ResourceConfig").items() if k == "VolumeKmsKeyId"}
+        if resources:
+            request["ResourceConfig"] = resources
+        if not runtime_set:
+            del request["StoppingCondition"]["MaxRuntimeInSeconds"]
+            if not request["StoppingCondition"]:
+                del request["StoppingCondition"]
+
     def problems(self, problems: Problems, props: Mapping[str, Any]) -> None:
         """The job's props against a serverless job: what SageMaker selects is not set."""
         where = "serverless (ServerlessJobConfig)"

@@ -20,7 +20,7 @@ import json
 import os
 import shlex
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,23 @@ from aws_cdk import AssetHashType, BundlingOptions, BundlingOutput, DockerImage,
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from .channel import Channel, InputMode
 from .errors import TrainingJobValidationError
 from .s3_location import S3Location
 
 CODE_CHANNEL = "code"
 CODE_DIR = "/opt/ml/code"
 ARCHIVE = "sourcedir.tar.gz"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a job gets its ``SourceCode``: the archive, the job's hyperparameters (with script
+    mode's on a framework image), and the code channel on any other image."""
+
+    archive: S3Location
+    hyperparameters: Mapping[str, Any] | None
+    channel: Channel | None
 
 
 @jsii.implements(ILocalBundling)
@@ -114,6 +125,18 @@ class SourceCode:
             ),
         )
         return S3Location.of_asset(asset)
+
+    def deliver(
+        self, scope: Construct, *, toolkit: bool, region: str, hyperparameters: Mapping[str, Any] | None
+    ) -> Delivery:
+        """The archive (an asset under ``scope``) and how it reaches the container: through a
+        framework image's toolkit (``toolkit``), or a code channel and entry point."""
+        archive = self.bind(scope)
+        if not toolkit:
+            return Delivery(archive, hyperparameters, Channel(CODE_CHANNEL, archive, input_mode=InputMode.FILE))
+        # As the SDK writes a framework estimator's hyperparameters: JSON strings the toolkit decodes.
+        encoded = {k: json.dumps(v) if isinstance(v, str) else v for k, v in (hyperparameters or {}).items()}
+        return Delivery(archive, {**encoded, **self.script_mode_hyperparameters(archive, region)}, None)
 
     def script_mode_hyperparameters(self, code: S3Location, region: str) -> dict[str, str]:
         """What the SageMaker Python SDK adds for a framework image (JSON-encoded, as the training

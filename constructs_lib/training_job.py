@@ -52,7 +52,7 @@ from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
 from .script_mode import code_location
 from .serverless import ServerlessJobConfig
-from .source_code import CODE_CHANNEL, SourceCode
+from .source_code import SourceCode
 from .storage import TrainingStorage
 from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
 from .training_job_base import ImportedTrainingJob, ITrainingJob, TrainingJobBase
@@ -289,20 +289,15 @@ class TrainingJob(TrainingJobBase):
         self.inputs = [_bound(channel, self) for channel in inputs]
         region = stack.region
         toolkit = source_code is not None and image is not None and image.framework is not None
-        code_archive = source_code.bind(self) if source_code is not None else None
-        if source_code is not None and code_archive is not None:
-            if toolkit:
-                # As the SDK writes a framework estimator's hyperparameters: JSON strings the toolkit decodes.
-                hyperparameters = {
-                    **{k: json.dumps(v) if isinstance(v, str) else v for k, v in (hyperparameters or {}).items()},
-                    **source_code.script_mode_hyperparameters(code_archive, region),
-                }
-                if enable_sage_maker_metrics_time_series is None:
-                    enable_sage_maker_metrics_time_series = True
-            else:
-                self.inputs.append(Channel(CODE_CHANNEL, code_archive, input_mode=InputMode.FILE))
-                if container_entrypoint is None:
-                    container_entrypoint = source_code.entrypoint()
+        code_archive: S3Location | None = None
+        if source_code is not None:
+            delivery = source_code.deliver(self, toolkit=toolkit, region=region, hyperparameters=hyperparameters)
+            code_archive, hyperparameters = delivery.archive, delivery.hyperparameters
+            if delivery.channel is not None:
+                self.inputs.append(delivery.channel)
+                container_entrypoint = container_entrypoint or source_code.entrypoint()
+            elif enable_sage_maker_metrics_time_series is None:
+                enable_sage_maker_metrics_time_series = True  # as the SDK's framework estimators
         self.instance_type = instance_type
         self.instance_groups = groups
         # Every instance of the job, groups included (a preferred type's count at most).
@@ -489,15 +484,7 @@ class TrainingJob(TrainingJobBase):
                 self._request[member] = part.render()
                 part.grant(stack, self.role)
         if serverless is not None:
-            # SageMaker selects a serverless job's algorithm and resources, and its runtime unless set.
-            del self._request["AlgorithmSpecification"]
-            resources = {k: v for k, v in self._request.pop("ResourceConfig").items() if k == "VolumeKmsKeyId"}
-            if resources:
-                self._request["ResourceConfig"] = resources
-            if max_runtime is None:
-                del self._request["StoppingCondition"]["MaxRuntimeInSeconds"]
-                if not self._request["StoppingCondition"]:
-                    del self._request["StoppingCondition"]
+            serverless.shape(self._request, runtime_set=max_runtime is not None)
         if toolkit:
             # The SageMaker Python SDK's framework estimators add these by default (to the job's output).
             debug_hook = debug_hook or DebugHookConfig(output, collections=[])
