@@ -1,6 +1,8 @@
-"""Distributed launchers for script mode on AWS framework images: what the image's training
+"""Distributed launchers for script mode: on AWS framework images, what the image's training
 toolkit reads to start torchrun, MPI or SageMaker's data-parallel library on every instance
-(the hyperparameters the SageMaker Python SDK v2 writes for ``distribution=``), and the rules at
+(the hyperparameters the SageMaker Python SDK v2 writes for ``distribution=``); on any other
+image, torchrun started by the job's entry point from SageMaker's ``resourceconfig.json`` (MPI
+needs the toolkit's SSH set-up between hosts, so it stays on framework images). And the rules at
 synth that SageMaker would otherwise report forty minutes into a deployment.
 
 A job on more than one instance in a VPC already lets its instances reach each other (its
@@ -31,11 +33,16 @@ class Distribution(ABC):
     def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
         """The launcher's hyperparameters, JSON-encoded as the toolkit reads them."""
 
+    def launcher(self) -> str | None:
+        """A Python program that starts its arguments (the entry script and the job's
+        ``ContainerArguments``) on any image, or None when only a framework image's toolkit can."""
+        return None
+
     def problems(
         self, problems: Problems, *, framework: str | None, instance_types: Sequence[str], region: str
     ) -> None:
         name = type(self).__name__
-        if framework not in self.frameworks:
+        if framework not in self.frameworks and (framework is not None or self.launcher() is None):
             problems.add(
                 "distributed",
                 name,
@@ -51,6 +58,15 @@ class Distribution(ABC):
 
     def allowed(self) -> str:
         return ""
+
+
+# Short: it travels as one ContainerEntrypoint item (at most 256 characters); SageMaker's
+# resourceconfig.json (the job's hosts) comes on its standard input.
+_TORCHRUN = (
+    "import json,os,sys;c=json.load(sys.stdin);h=c['hosts'];os.execvp('torchrun',['torchrun','--nnodes=%d'%len(h),"
+    "'--node_rank=%d'%h.index(c['current_host']),'--master_addr='+h[0],'--master_port=29500','--nproc_per_node=gpu']"
+    "+sys.argv[1:])"
+)
 
 
 def _gpus(instance_type: str, region: str) -> int | None:
@@ -70,6 +86,11 @@ class Torchrun(Distribution):
 
     def hyperparameters(self, instance_type: str, region: str) -> dict[str, str]:
         return {"sagemaker_instance_type": json.dumps(instance_type), "sagemaker_torch_distributed_enabled": "true"}
+
+    def launcher(self) -> str:
+        """On any image: ``torchrun``, one process per GPU, the job's hosts as its nodes (from
+        SageMaker's ``resourceconfig.json``), the first host as the rendezvous."""
+        return _TORCHRUN
 
     def supports(self, instance_type: str, region: str) -> bool:
         return bool(_gpus(instance_type, region)) or instance_type.startswith("ml.trn")

@@ -149,9 +149,10 @@ class SourceCode:
             "sagemaker_submit_directory": json.dumps(code.s3_uri),
         }
 
-    def entrypoint(self) -> list[str]:
-        """``ContainerEntrypoint`` for any image: extract the code channel, install, run; the
-        job's ``ContainerArguments`` follow as the script's arguments."""
+    def entrypoint(self, launcher: str | None = None) -> list[str]:
+        """``ContainerEntrypoint`` for any image: extract the code channel, install, run (through
+        ``launcher``, a Python program, when given); the job's ``ContainerArguments`` follow as the
+        script's arguments."""
         runner = "bash" if self.entry_script.endswith(".sh") else "python"
         steps = [
             "set -e",
@@ -161,5 +162,10 @@ class SourceCode:
         ]
         if self.requirements is not None:
             steps.append(f"python -m pip install --no-cache-dir -r {shlex.quote(self.requirements)}")
+        if (
+            launcher is not None
+        ):  # sh -c SCRIPT LAUNCHER ENTRY ARGS...: $0 is the launcher, "$@" the script and its arguments
+            steps.append('exec python -c "$0" "$@" </opt/ml/input/config/resourceconfig.json')
+            return ["/bin/sh", "-c", "; ".join(steps), launcher, self.entry_script]
         steps.append(f'exec {runner} {shlex.quote(self.entry_script)} "$@"')
         return ["/bin/sh", "-c", "; ".join(steps), self.entry_script]

@@ -295,7 +295,8 @@ class TrainingJob(TrainingJobBase):
             code_archive, hyperparameters = delivery.archive, delivery.hyperparameters
             if delivery.channel is not None:
                 self.inputs.append(delivery.channel)
-                container_entrypoint = container_entrypoint or source_code.entrypoint()
+                launcher = distributed.launcher() if distributed is not None else None
+                container_entrypoint = container_entrypoint or source_code.entrypoint(launcher)
             elif enable_sage_maker_metrics_time_series is None:
                 enable_sage_maker_metrics_time_series = True  # as the SDK's framework estimators
         self.instance_type = instance_type

@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -265,7 +267,7 @@ def test_launchers_render_what_the_toolkit_reads(tmp_path: Path) -> None:
         ({"distributed": Torchrun(), "instance_type": "ml.m5.xlarge"}, r"got 'ml.m5.xlarge'; torchrun starts one"),
         ({"distributed": SmDataParallel(), "instance_type": "ml.g5.xlarge"}, r"got 'ml.g5.xlarge'; SMDDP runs on"),
         ({"distributed": Torchrun(), "source_code": None}, r"distributed: got 'Torchrun'; launches source_code"),
-        ({"distributed": Torchrun(), "image": "ecr"}, r"needs a framework image whose toolkit launches it"),
+        ({"distributed": MPI(), "image": "ecr"}, r"distributed: got 'MPI'; needs a framework image whose toolkit"),
         ({"source_code": "src/train.py"}, r"source_code \(.*\): got 'src/train.py'; a SourceCode"),
     ],
 )
@@ -332,3 +334,42 @@ def test_framework_images_equal_the_sdks_retrieve(
         image_uri(framework, version, region="eu-west-1", py_version=py_version, instance_type=instance_type)
         == expected
     )
+
+
+def test_torchrun_on_any_image_runs_the_script_on_every_host(tmp_path: Path) -> None:
+    stack = _stack()
+    job = TrainingJob(
+        stack,
+        "Job",
+        image=TrainingImage.from_ecr_repository(ecr.Repository.from_repository_name(stack, "Repo", "trainer")),
+        source_code=_source(tmp_path),
+        instance_type="ml.g5.12xlarge",
+        instance_count=2,
+        distributed=Torchrun(),
+        container_arguments=["--epochs", "3"],
+    )
+    shell, command, script, program, name = job.request["AlgorithmSpecification"]["ContainerEntrypoint"]
+    assert (shell, command, name) == ("/bin/sh", "-c", "train.py")
+    # $0: the launcher, reading the job's hosts on its input; "$@": the script and its arguments
+    assert script.endswith('exec python -c "$0" "$@" </opt/ml/input/config/resourceconfig.json')
+    assert subprocess.run(["sh", "-n", "-c", script], check=False).returncode == 0  # valid shell
+    # The launcher, run on the second of two hosts, with a torchrun that prints what it was given.
+    config = tmp_path / "resourceconfig.json"
+    config.write_text(json.dumps({"current_host": "algo-2", "hosts": ["algo-1", "algo-2"]}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "torchrun").write_text('#!/bin/sh\necho "$@"\n')
+    (bin_dir / "torchrun").chmod(0o755)
+    with config.open() as hosts:
+        ran = subprocess.run(
+            [sys.executable, "-c", program, "train.py", "--epochs", "3"],
+            stdin=hosts,
+            env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert ran.stdout.split() == [
+        "--nnodes=2", "--node_rank=1", "--master_addr=algo-1", "--master_port=29500", "--nproc_per_node=gpu",
+        "train.py", "--epochs", "3",
+    ]  # fmt: skip
