@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from constructs import Construct
 
 from app import ScriptModeStack, TrainAndServeStack, TrainingExampleStack
 from constructs_lib import (
@@ -61,6 +62,16 @@ ENV = cdk.Environment(account="111111111111", region="us-east-1")
 USERS_OWN = "The user's own VPC in a test stack, not a resource of the library; its findings are the user's."
 
 
+def _users_own(*constructs: Construct, reason: str = USERS_OWN, file_systems: bool = False) -> None:
+    """The findings of what a test stack brings as a user would (VPC, flow log, file systems)."""
+    rules = ["VPCDefaultSecurityGroupClosed", "VPCNoUnrestrictedRouteToIGW", "VPCSubnetAutoAssignPublicIpDisabled"]
+    rules += ["CloudWatchLogGroupEncrypted", "IAMNoInlinePolicy"]
+    rules += ["EFSEncrypted", "EFSInBackupPlan"] if file_systems else []
+    for construct in constructs:
+        for rule in rules:
+            acknowledge_rule(construct, rule, reason)
+
+
 def new_stack(name: str = "TestStack", env: cdk.Environment | None = ENV) -> cdk.Stack:
     app = cdk.App(context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True})
     return cdk.Stack(app, name, env=env, analytics_reporting=False)
@@ -84,15 +95,7 @@ def vpc_two_instances() -> cdk.Stack:
     stack = new_stack("VpcTraining", env=None)
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2, nat_gateways=1)
     flow_log = ec2.FlowLog(stack, "FlowLog", resource_type=ec2.FlowLogResourceType.from_vpc(vpc))
-    for rule in (
-        "VPCDefaultSecurityGroupClosed",
-        "VPCNoUnrestrictedRouteToIGW",
-        "VPCSubnetAutoAssignPublicIpDisabled",
-        "CloudWatchLogGroupEncrypted",
-        "IAMNoInlinePolicy",
-    ):
-        for construct in (vpc, flow_log):
-            acknowledge_rule(construct, rule, USERS_OWN)
+    _users_own(vpc, flow_log)
     data = s3.Bucket.from_bucket_name(stack, "Data", "training-data-bucket")
     repo = ecr.Repository.from_repository_name(stack, "Repo", "trainer")
     TrainingJob(
@@ -203,17 +206,9 @@ def whole_api() -> cdk.Stack:
         storage_capacity_gib=1200,
         lustre_configuration=fsx.LustreConfiguration(deployment_type=fsx.LustreDeploymentType.SCRATCH_2),
     )
-    for rule in (
-        "VPCDefaultSecurityGroupClosed",
-        "VPCNoUnrestrictedRouteToIGW",
-        "VPCSubnetAutoAssignPublicIpDisabled",
-        "CloudWatchLogGroupEncrypted",
-        "IAMNoInlinePolicy",
-        "EFSEncrypted",
-        "EFSInBackupPlan",
-    ):
-        for construct in (vpc, flow_log, file_system, lustre):
-            acknowledge_rule(construct, rule, USERS_OWN.replace("VPC", "VPC and file systems"))
+    _users_own(
+        vpc, flow_log, file_system, lustre, reason=USERS_OWN.replace("VPC", "VPC and file systems"), file_systems=True
+    )
     credentials = lambda_.Function.from_function_arn(
         stack, "RegistryCredentials", "arn:aws:lambda:us-east-1:111111111111:function:registry-credentials"
     )
