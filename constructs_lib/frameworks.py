@@ -24,6 +24,10 @@ from typing import Any
 _SOURCES = (("sagemaker-core", "sagemaker/core/image_uri_config"), ("sagemaker", "sagemaker/image_uri_config"))
 
 
+# Images whose training toolkit runs a user's script (script mode); the others are algorithms.
+SCRIPT_MODE = ("pytorch", "tensorflow", "huggingface", "mxnet", "sklearn", "xgboost", "chainer")
+
+
 class FrameworkNotFound(ValueError):
     """An unknown framework, version, Python version, processor or region; says what is known."""
 

@@ -29,6 +29,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct, IConstruct
 
+from . import frameworks
 from .capacity import InstancePlacementConfig, InstancePreference, preference_problems, render_capacity
 from .channel import Channel, FileSystemLocation, InputMode
 from .cli_input import load_document, props_from_cli_input
@@ -45,7 +46,7 @@ from .nag import acknowledge_rule, acknowledge_wildcard
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
 from .policy import arn
-from .prop_types import type_problems
+from .prop_types import labeled, type_problems
 from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request, render_run_settings
 from .rules import prop_problems, wait_problems
@@ -288,7 +289,20 @@ class TrainingJob(TrainingJobBase):
         self.fixed_training_job_name = training_job_name
         self.inputs = [_bound(channel, self) for channel in inputs]
         region = stack.region
-        toolkit = source_code is not None and image is not None and image.framework is not None
+        framework = image.framework if image is not None else None
+        toolkit = source_code is not None and framework in frameworks.SCRIPT_MODE
+        if source_code is not None and framework is not None and not toolkit:
+            problems.add(
+                "source_code",
+                framework,
+                f"{framework}'s image is a built-in algorithm, which runs no script: use a framework image "
+                f"({', '.join(frameworks.SCRIPT_MODE)}) or an image of your own",
+            )
+        for prop, location in (("output", output), ("checkpoint", checkpoint)):
+            if location is not None and location.asset_path is not None:
+                problems.add(
+                    labeled(prop), location.asset_path, "a local asset is input only: an S3 location to write to"
+                )
         code_archive: S3Location | None = None
         if source_code is not None:
             delivery = source_code.deliver(self, toolkit=toolkit, region=region, hyperparameters=hyperparameters)

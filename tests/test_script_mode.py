@@ -373,3 +373,11 @@ def test_torchrun_on_any_image_runs_the_script_on_every_host(tmp_path: Path) -> 
         "--nnodes=2", "--node_rank=1", "--master_addr=algo-1", "--master_port=29500", "--nproc_per_node=gpu",
         "train.py", "--epochs", "3",
     ]  # fmt: skip
+
+
+def test_a_built_in_algorithm_runs_no_script_and_an_asset_is_never_written_to(tmp_path: Path) -> None:
+    with pytest.raises(TrainingJobValidationError, match=r"source_code: got 'kmeans'; kmeans's image is a built-in"):
+        TrainingJob(_stack(), "Job", image=TrainingImage.from_framework("kmeans", "1"), source_code=_source(tmp_path))
+    data = S3Location.from_asset(EXAMPLE / "data" / "train.csv")
+    with pytest.raises(TrainingJobValidationError, match=r"checkpoint \(CheckpointConfig.S3Uri\): got '.*train.csv'"):
+        TrainingJob(_stack(), "Job", image=TrainingImage.from_framework("xgboost", "1.7-1"), checkpoint=data)
