@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import botocore.config
 import botocore.session
 
+_RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 10})
 RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDED = ("Completed", "Failed", "Stopped")
@@ -178,7 +180,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, session: A
     session = session or botocore.session.get_session()
 
     def client(service: str) -> Any:
-        return session.create_client(service, region_name=args.region)
+        # Standard retries ride out throttling while many jobs (or watchers) poll the same account.
+        return session.create_client(service, region_name=args.region, config=_RETRIES)
 
     sagemaker, logs = client("sagemaker"), client("logs")
     names = stack_jobs(client("cloudformation"), sagemaker, args.stack, args.jobs)

@@ -159,6 +159,8 @@ def test_script_mode_uploads_code_and_data_the_job_names_and_the_role_reads_exac
     )
     assert reads == sorted(f"arn:aws:s3:::{uri[5:]}" for uri in (code, data))
     out = io.StringIO()
-    session = type("Session", (), {"create_client": lambda _, service, region_name=None: aws.client(service)})()
+    session = type(
+        "Session", (), {"create_client": lambda _, service, region_name=None, config=None: aws.client(service)}
+    )()
     assert watch.main(["ScriptModeExample", "--interval", "0"], out=out, session=session) == 0
     assert f"{job['TrainingJobName']}: Completed" in out.getvalue()

@@ -173,7 +173,11 @@ def _session(**clients: Any) -> Any:
     return type(
         "Session",
         (),
-        {"create_client": lambda _, service, region_name=None: clients.get(service) or boto3.client(service)},
+        {
+            "create_client": lambda _, service, region_name=None, config=None: (
+                clients.get(service) or boto3.client(service)
+            )
+        },
     )()
 
 

@@ -311,7 +311,9 @@ def script_mode(aws: LocalAws) -> None:
     for channel in job.get("InputDataConfig", []):
         print(f"  input {channel['ChannelName']}: {channel['DataSource']['S3DataSource']['S3Uri']}")
     print("\npython -m constructs_lib.watch ScriptModeExample:")
-    session = type("Session", (), {"create_client": lambda _, service, region_name=None: aws.client(service)})()
+    session = type(
+        "Session", (), {"create_client": lambda _, service, region_name=None, config=None: aws.client(service)}
+    )()
     code = watch.main(["ScriptModeExample", "--interval", "1"], session=session)
     print(f"watch exited with {code}")
     aws.destroy("ScriptModeExample")
