@@ -366,12 +366,13 @@ class TrainingJob(TrainingJobBase):
         )
         # Problems so far are raised with the API model's, below: one error lists them all.
 
+        job_names = training_job_name or f"{self.job_name_prefix}-*"  # this resource's jobs
         if role is None:
             self.role: iam.IRole = create_execution_role(
                 self,
                 stack,
                 path=self._provider.job_role_path,
-                job_names=training_job_name or f"{self.job_name_prefix}-*",
+                job_names=job_names,
                 session_tags=bool(enable_session_tag_chaining),
             )
             log_streams = training_job_name or f"{self.job_name_prefix}-"
@@ -397,9 +398,7 @@ class TrainingJob(TrainingJobBase):
         if distributed is not None:
             if source_code is None:
                 problems.add("distributed", type(distributed).__name__, "launches source_code: set source_code")
-            distributed.problems(
-                problems, framework=image.framework if image else None, instance_types=types, region=region
-            )
+            distributed.problems(problems, framework=framework, instance_types=types, region=region)
             if toolkit and types:
                 assert hyperparameters is not None
                 hyperparameters = {**hyperparameters, **distributed.hyperparameters(types[0], region)}
@@ -483,7 +482,6 @@ class TrainingJob(TrainingJobBase):
         )
         if experiment is not None:
             self._request["ExperimentConfig"] = experiment.render()
-            job_names = training_job_name or f"{self.job_name_prefix}-*"
             job_arns = arn(stack, "sagemaker", f"training-job/{job_names}")
             experiment.grant(stack, self.role, job_arns)
             if experiment.run_name is not None and training_job_name is None:
