@@ -37,6 +37,7 @@ from .s3_location import S3Location
 CODE_CHANNEL = "code"
 CODE_DIR = "/opt/ml/code"
 ARCHIVE = "sourcedir.tar.gz"
+ALWAYS_IGNORED = ("__pycache__", "*.pyc")  # left out of the archive and of its hash
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,7 @@ class _TarGz:
 
 def _ignored(relative: Path, patterns: Sequence[str]) -> bool:
     parts = relative.parts
-    return any(
-        relative.match(p) or any(Path(part).match(p) for part in parts) for p in (*patterns, "__pycache__", "*.pyc")
-    )
+    return any(relative.match(p) or any(Path(part).match(p) for part in parts) for p in (*patterns, *ALWAYS_IGNORED))
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ class SourceCode:
             "SourceCode",
             path=self.source_dir,
             asset_hash_type=AssetHashType.SOURCE,
-            exclude=list(self.ignore),
+            exclude=[*self.ignore, *ALWAYS_IGNORED],
             bundling=BundlingOptions(
                 image=DockerImage.from_registry("unused-local-bundling"),
                 local=_TarGz(self.source_dir, self.ignore),

@@ -137,6 +137,9 @@ def test_the_role_reads_exactly_the_code_archive_and_unchanged_code_keeps_its_ke
     assets = {(a, r) for a, r in pairs if "cdk-hnb659fds-assets" in r}
     assert assets == {("s3:GetObject", archive), ("s3:ListBucket", archive.rsplit("/", 1)[0])}
     assert synth("print('v1')\n")[0] == uri  # unchanged code: the same object, no new job
+    (tmp_path / "src" / "__pycache__").mkdir()
+    (tmp_path / "src" / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"compiled")
+    assert synth("print('v1')\n")[0] == uri  # byte code left out of the archive and of its hash
     assert synth("print('v2')\n")[0] != uri  # changed code: a new object, a new job
 
 
