@@ -85,13 +85,19 @@ def allow_key(
     keys = arn(scope, "kms", "key/*")
     aliased = {**(conditions or {}), "ForAnyValue:StringEquals": {"kms:ResourceAliases": [name]}}
     allow(principal, actions, [keys], conditions=aliased, sid=sid)
+    acknowledge_on(
+        principal,
+        keys,
+        "A KMS key given by its alias: IAM honours the alias only as a condition "
+        "(kms:ResourceAliases) on the account's keys of this region, not as a resource.",
+    )
+
+
+def acknowledge_on(principal: iam.IPrincipal, resource: str, reason: str) -> None:
+    """``acknowledge_wildcard`` on a principal that is a construct (a role of the app; an
+    imported principal has no findings to acknowledge)."""
     if hasattr(principal, "node"):
-        acknowledge_wildcard(
-            principal,  # type: ignore[arg-type]
-            keys,
-            "A KMS key given by its alias: IAM honours the alias only as a condition "
-            "(kms:ResourceAliases) on the account's keys of this region, not as a resource.",
-        )
+        acknowledge_wildcard(principal, resource, reason)  # type: ignore[arg-type]
 
 
 def allow_s3_encryption(scope: IConstruct, principal: iam.IPrincipal, key: kms.IKey, *, write: bool) -> None:

@@ -33,6 +33,7 @@ from constructs import Construct
 from .channel import Channel, InputMode
 from .errors import TrainingJobValidationError
 from .s3_location import S3Location
+from .script_mode import PROGRAM, SUBMIT_DIRECTORY
 
 CODE_CHANNEL = "code"
 CODE_DIR = "/opt/ml/code"
@@ -143,9 +144,9 @@ class SourceCode:
         return {
             "sagemaker_container_log_level": "20",
             "sagemaker_job_name": json.dumps(""),
-            "sagemaker_program": json.dumps(self.entry_script),
+            PROGRAM: json.dumps(self.entry_script),
             "sagemaker_region": json.dumps(region),
-            "sagemaker_submit_directory": json.dumps(code.s3_uri),
+            SUBMIT_DIRECTORY: json.dumps(code.s3_uri),
         }
 
     def entrypoint(self, launcher: str | None = None) -> list[str]:

@@ -14,8 +14,7 @@ from aws_cdk import Fn, Token
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
-from .nag import acknowledge_wildcard
-from .policy import allow, arn, principal_of
+from .policy import acknowledge_on, allow, arn, principal_of
 
 # What the training code does with a run (the SageMaker Python SDK's ``load_run`` in the container):
 # load or create the experiment, its trial (run group) and the run's trial component, associate
@@ -97,6 +96,8 @@ class ExperimentConfig:
         allow(principal, _RUN_ACTIONS, [component])
         allow(principal, ["sagemaker:AssociateTrialComponent"], [trial, component])
         allow(principal, ["sagemaker:BatchPutMetrics"], [component, job_arns])
+        if "*" in job_arns:
+            acknowledge_on(principal, job_arns, "This resource's jobs: each deployment names its job <prefix>-<hash>.")
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,8 @@ class ModelPackageConfig:
             packages = group.replace(":model-package-group/", ":model-package/", 1) + "/*"
         allow(principal, ["sagemaker:DescribeModelPackageGroup"], [group])
         allow(principal, ["sagemaker:CreateModelPackage"], [group, packages])
-        if hasattr(principal, "node"):
-            acknowledge_wildcard(
-                principal,  # type: ignore[arg-type]
-                packages,
-                "The versions of one model package group: SageMaker numbers the package it registers.",
-            )
+        acknowledge_on(
+            principal, packages, "The versions of one model package group: SageMaker numbers the package it registers."
+        )
         if self.source_model_package_arn is not None:
             allow(principal, ["sagemaker:DescribeModelPackage"], [self.source_model_package_arn])

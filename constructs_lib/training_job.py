@@ -322,6 +322,7 @@ class TrainingJob(TrainingJobBase):
         if instance_type is not None:
             types.append(str(instance_type))
         self.removal_behavior = removal_behavior
+        spot = bool(enable_managed_spot_training)
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else 86400
         self._allow_all_outbound = allow_all_outbound
 
@@ -339,7 +340,7 @@ class TrainingJob(TrainingJobBase):
             volume_kms_key=volume_kms_key,
             inputs=self.inputs,
             max_runtime_seconds=self.max_runtime_seconds,
-            enable_managed_spot_training=bool(enable_managed_spot_training),
+            enable_managed_spot_training=spot,
             max_wait=max_wait,
             tags=tags or {},
             training_job_name=training_job_name,
@@ -361,7 +362,7 @@ class TrainingJob(TrainingJobBase):
             problems,
             wait_for_completion,
             max_runtime_seconds=self.max_runtime_seconds,
-            enable_managed_spot_training=bool(enable_managed_spot_training),
+            enable_managed_spot_training=spot,
             max_wait=max_wait,
         )
         # Problems so far are raised with the API model's, below: one error lists them all.
@@ -484,10 +485,6 @@ class TrainingJob(TrainingJobBase):
             self._request["ExperimentConfig"] = experiment.render()
             job_arns = arn(stack, "sagemaker", f"training-job/{job_names}")
             experiment.grant(stack, self.role, job_arns)
-            if experiment.run_name is not None and training_job_name is None:
-                acknowledge_wildcard(
-                    self.role, job_arns, "This resource's jobs: each deployment names its job <prefix>-<hash>."
-                )
         for member, part in (
             ("MlflowConfig", mlflow),
             ("ModelPackageConfig", model_package),

@@ -87,12 +87,11 @@ class _Logs:
                 if self.tokens.get(name):
                     kwargs["nextToken"] = self.tokens[name]
                 page = self.client.get_log_events(**kwargs)
-                lines += [(name.split("/", 1)[-1], event["message"]) for event in page.get("events", [])]
-                token = page.get("nextForwardToken")
-                if token == self.tokens.get(name) or not page.get("events"):
-                    self.tokens[name] = token
+                events = page.get("events", [])
+                lines += [(name.split("/", 1)[-1], event["message"]) for event in events]
+                previous, self.tokens[name] = self.tokens.get(name), page.get("nextForwardToken")
+                if not events or self.tokens[name] == previous:
                     break
-                self.tokens[name] = token
         return lines
 
 
@@ -139,6 +138,11 @@ def follow(
     seen = 0
     status = ""
     log_reader = _Logs(logs, job)
+
+    def show_logs() -> None:
+        for stream, message in log_reader.new_lines():
+            display.line(f"[{stream}] {message}")
+
     started = time.monotonic()
     while True:
         description = sagemaker.describe_training_job(TrainingJobName=job)
@@ -150,15 +154,13 @@ def follow(
             message = transition.get("StatusMessage", "")
             display.line(f"{job}: {transition['Status']}" + (f" - {message}" if message else ""))
         seen = len(transitions)
-        for stream, message in log_reader.new_lines():
-            display.line(f"[{stream}] {message}")
+        show_logs()
         elapsed = int(time.monotonic() - started)
         display.update(
             f"{job}: {status} / {description.get('SecondaryStatus', '')} ({elapsed // 60}m{elapsed % 60:02d}s)"
         )
         if status in ENDED:
-            for stream, message in log_reader.new_lines():  # the last lines after the end
-                display.line(f"[{stream}] {message}")
+            show_logs()  # the last lines, written after the end
             display.done()
             if status == "Completed":
                 display.line(
