@@ -171,6 +171,9 @@ class Channel:
     ``accept_eula`` (``S3DataSource.ModelAccessConfig``) accepts the end-user license of a model
     read from S3 (JumpStart); ``hub_content_arn`` (``S3DataSource.HubAccessConfig``) names the
     private hub model reference the data comes through. Defaults: none.
+    ``manifest_data``: for a ``ManifestFile`` or ``AugmentedManifestFile`` channel, the locations
+    the manifest's entries name (they may lie outside ``data``); the role may read them too.
+    Default: none (only the manifest is granted, and synth warns).
     """
 
     channel_name: str
@@ -187,6 +190,21 @@ class Channel:
     instance_group_names: Sequence[str] | None = None
     accept_eula: bool | None = None
     hub_content_arn: str | None = None
+    manifest_data: Sequence[S3Location] | None = None
+
+    @property
+    def is_manifest(self) -> bool:
+        """Whether ``data`` names a manifest whose entries name the objects to read."""
+        return isinstance(self.data, S3Location) and self.s3_data_type in (
+            S3DataType.MANIFEST_FILE,
+            S3DataType.AUGMENTED_MANIFEST_FILE,
+        )
+
+    def read_locations(self) -> list[S3Location]:
+        """The S3 locations the job reads for this channel: its data, and what its manifest names."""
+        if not isinstance(self.data, S3Location):
+            return []
+        return [self.data, *(self.manifest_data or [])]
 
     def render(self) -> dict[str, Any]:
         """This channel's entry of ``InputDataConfig``."""

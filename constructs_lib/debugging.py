@@ -179,7 +179,22 @@ class Debugging:
                 found += part.locations()
         return found
 
-    def grant(self, scope: IConstruct, role: iam.IGrantable) -> None:
-        """PutObject (and the key through S3) under each prefix; nothing else."""
+    def analyzed(self, output: S3Location) -> list[S3Location]:
+        """What the rule evaluations read: the Debugger hook's output for debug rules, the profiler's
+        for profiler rules (SageMaker's default for either: under the job's ``output``)."""
+        found: list[S3Location] = []
+        if self.debug_rules:
+            found.append(self.debug_hook.s3_output if self.debug_hook is not None else output)
+        if self.profiler_rules:
+            profiled = self.profiler.s3_output if self.profiler is not None else None
+            found.append(profiled or output)
+        return list({location.s3_uri: location for location in found}.values())
+
+    def grant(self, scope: IConstruct, role: iam.IGrantable, output: S3Location) -> None:
+        """PutObject (and the key through S3) under each prefix the job or its rules write; the rule
+        evaluations, processing jobs that run with the job's role, also read what they analyze
+        (ListBucket on the prefix, GetObject below it, Decrypt through S3)."""
         for location in self.locations():
             location.grant_write(scope, role)
+        for location in self.analyzed(output):
+            location.grant_read(scope, role)

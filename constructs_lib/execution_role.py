@@ -22,7 +22,7 @@ def sagemaker_service_role(
     scope: Construct,
     construct_id: str,
     *,
-    source_arn: str | None = None,
+    source_arn: str | list[str] | None = None,
     path: str | None = None,
     description: str | None = None,
     session_tags: bool = False,
@@ -49,16 +49,26 @@ def sagemaker_service_role(
 
 
 def create_execution_role(
-    scope: Construct, stack: Stack, *, path: str, job_names: str, session_tags: bool = False
+    scope: Construct, stack: Stack, *, path: str, job_names: str, session_tags: bool = False, rule_jobs: bool = False
 ) -> iam.Role:
     """A role only SageMaker can assume, for this account's jobs named ``job_names``
-    (a name, or a prefix ending in ``*``)."""
+    (a name, or a prefix ending in ``*``).
+
+    ``rule_jobs``: the job has Debugger or Profiler rules, which SageMaker runs as processing jobs
+    with the job's role (developer guide, "Amazon SageMaker Debugger references": "The rule
+    configuration API operations use the SageMaker Processing functionality"). Their names are
+    derived by SageMaker (not documented), so the trust then also admits this account's processing
+    jobs of this region (``processing-job/*``, as SageMaker's confused-deputy page writes it for
+    processing jobs); only principals that may pass this role (the stack's handler) can start one."""
+    sources = [arn(stack, "sagemaker", f"training-job/{job_names}")]
+    if rule_jobs:
+        sources.append(arn(stack, "sagemaker", "processing-job/*"))
     role = sagemaker_service_role(
         scope,
         "Role",
         path=path,
         description=f"SageMaker execution role of training job {scope.node.path}"[:1000],
-        source_arn=arn(stack, "sagemaker", f"training-job/{job_names}"),
+        source_arn=sources if rule_jobs else sources[0],
         session_tags=session_tags,
     )
     acknowledge_rule(
@@ -88,12 +98,16 @@ def grant_job_access(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
     """Adds the statements ``access`` needs to ``role`` (each once, however many jobs share it)."""
     log_group_arn = arn(stack, "logs", f"log-group:{LOG_GROUP}")
     log_streams = f"{log_group_arn}:log-stream:{access.log_streams}*"
+    # CloudWatch Logs authorizes the log-group actions against the group's ARN with ``:*``
+    # (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogGroup.html:
+    # "use this version [with :*] in IAM policies"); the bare ARN denies them.
     allow(
         role,
-        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-        [log_group_arn, log_streams],
-        sid="TrainingJobLogs",
+        ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+        [f"{log_group_arn}:*"],
+        sid="TrainingJobLogGroup",
     )
+    allow(role, ["logs:CreateLogStream", "logs:PutLogEvents"], [log_streams], sid="TrainingJobLogs")
     allow(
         role,
         ["cloudwatch:PutMetricData"],
@@ -164,6 +178,12 @@ def _acknowledge_wildcards(stack: Stack, role: iam.IRole, access: JobAccess, log
         "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
         "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
         "VPC jobs, the EC2 describe actions and ec2:DeleteNetworkInterfacePermission.",
+    )
+    acknowledge_wildcard(
+        role,
+        f"{arn(stack, 'logs', f'log-group:{LOG_GROUP}')}:*",
+        "CloudWatch Logs authorizes CreateLogGroup and DescribeLogStreams on the group's ARN with ':*' "
+        "(its streams); the group is SageMaker's own training log group, nothing else.",
     )
     acknowledge_wildcard(
         role,

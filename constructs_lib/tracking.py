@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from .policy import acknowledge_on, allow, arn, principal_of
+from .s3_location import S3Location
 
 # What the training code does with a run (the SageMaker Python SDK's ``load_run`` in the container):
 # load or create the experiment, its trial (run group) and the run's trial component, associate
@@ -96,6 +97,12 @@ class ExperimentConfig:
         allow(principal, _RUN_ACTIONS, [component])
         allow(principal, ["sagemaker:AssociateTrialComponent"], [trial, component])
         allow(principal, ["sagemaker:BatchPutMetrics"], [component, job_arns])
+        # load_run in the container also reads its own job, searches for the run, and tags the run's
+        # trial component (SDK v2 sagemaker.experiments: _RunContext, Run._load, _TrialComponent).
+        allow(principal, ["sagemaker:DescribeTrainingJob"], [job_arns])
+        allow(principal, ["sagemaker:AddTags"], [component])
+        allow(principal, ["sagemaker:Search"], ["*"])
+        acknowledge_on(principal, "*", "sagemaker:Search supports no resource-level permissions (SAR).")
         if "*" in job_arns:
             acknowledge_on(principal, job_arns, "This resource's jobs: each deployment names its job <prefix>-<hash>.")
 
@@ -104,12 +111,18 @@ class ExperimentConfig:
 class MlflowConfig:
     """``MlflowConfig``: the job logs to the SageMaker managed MLflow tracking server or app
     ``mlflow_resource_arn``, in ``experiment_name`` / ``run_name`` (defaults: SageMaker's).
-    The role may log runs there (``sagemaker-mlflow`` experiment, run, metric, parameter, tag,
-    input and model actions on that ARN only)."""
+
+    The role may log runs there: on a tracking server (``mlflow-tracking-server/...``), the
+    ``sagemaker-mlflow`` experiment, run, metric, parameter, tag, input and model actions on that ARN
+    only (SAR documents them on that resource type only); on an MLflow app (``mlflow-app/...``),
+    ``sagemaker:CallMlflowAppApi`` on that app. MLflow clients upload artifacts straight to the
+    server's artifact store: ``artifact_store`` (an S3 location) lets the role read and write there.
+    Default: no artifact store access (runs, parameters and metrics only)."""
 
     mlflow_resource_arn: str
     experiment_name: str | None = None
     run_name: str | None = None
+    artifact_store: S3Location | None = None
 
     def render(self) -> dict[str, Any]:
         config: dict[str, Any] = {"MlflowResourceArn": self.mlflow_resource_arn}
@@ -120,7 +133,19 @@ class MlflowConfig:
         return config
 
     def grant(self, scope: IConstruct, grantee: iam.IGrantable) -> None:
-        allow(principal_of(grantee), MLFLOW_ACTIONS, [self.mlflow_resource_arn])
+        principal, resource = principal_of(grantee), self.mlflow_resource_arn
+        known = not Token.is_unresolved(resource)
+        if not known or ":mlflow-tracking-server/" in resource:
+            allow(principal, MLFLOW_ACTIONS, [resource])
+        if not known or ":mlflow-app/" in resource:
+            allow(principal, ["sagemaker:CallMlflowAppApi"], [resource])
+        if self.artifact_store is not None:
+            self.artifact_store.grant_read_write(scope, grantee)
+            acknowledge_on(
+                principal,
+                self.artifact_store.objects_arn(scope),
+                "Objects below the MLflow server's artifact store prefix; MLflow names them at run time.",
+            )
 
 
 @dataclass(frozen=True)

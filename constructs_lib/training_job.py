@@ -45,7 +45,7 @@ from .memo import per_object
 from .nag import acknowledge_rule, acknowledge_wildcard
 from .naming import job_name_prefix
 from .overrides import access_points, apply_overrides
-from .policy import arn
+from .policy import arn, key_arn_of
 from .prop_types import labeled, type_problems
 from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
 from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request, render_run_settings
@@ -375,6 +375,7 @@ class TrainingJob(TrainingJobBase):
                 path=self._provider.job_role_path,
                 job_names=job_names,
                 session_tags=bool(enable_session_tag_chaining),
+                rule_jobs=bool(debug_rules or profiler_rules),
             )
             log_streams = training_job_name or f"{self.job_name_prefix}-"
         else:
@@ -412,7 +413,7 @@ class TrainingJob(TrainingJobBase):
         self._connections: ec2.Connections | None = None
         access = JobAccess(
             log_streams=log_streams,
-            inputs=[c.data for c in self.inputs if isinstance(c.data, S3Location)],
+            inputs=[location for c in self.inputs for location in c.read_locations()],
             output=output,
             output_kms_key=self.output_kms_key,
             checkpoint=checkpoint,
@@ -421,6 +422,14 @@ class TrainingJob(TrainingJobBase):
             security_group_ids=self._security_group_ids,
         )
         grant_job_access(stack, self.role, access)
+        for channel in self.inputs:
+            if channel.is_manifest and not channel.manifest_data:
+                Annotations.of(self).add_warning_v2(
+                    "@constructs-lib/manifest-data",
+                    f"inputs: channel {channel.channel_name!r} is a {channel.s3_data_type.value}: the role may read "
+                    "the manifest only, not the objects it names; set Channel(manifest_data=[S3Location...]) "
+                    "to grant them, or the job fails at run time with AccessDenied",
+                )
         # The code a framework image's toolkit downloads: an SDK document's, or this job's source_code.
         submitted = code_archive if toolkit else code_location(hyperparameters or {})
         if submitted is not None:
@@ -443,13 +452,13 @@ class TrainingJob(TrainingJobBase):
             environment=environment,
             inputs=self.inputs,
             output=output,
-            output_kms_key_arn=self.output_kms_key.key_arn if self.output_kms_key is not None else None,
+            output_kms_key_arn=key_arn_of(self.output_kms_key) if self.output_kms_key is not None else None,
             output_compression=output_compression,
             instance_type=None if groups else instance_type,
             instance_count=None if groups else instance_count,
             instance_groups=groups,
             volume_gib=_whole_gibibytes(volume_size),
-            volume_kms_key_arn=volume_kms_key.key_arn if volume_kms_key is not None else None,
+            volume_kms_key_arn=key_arn_of(volume_kms_key) if volume_kms_key is not None else None,
             keep_alive_seconds=int(keep_alive_period.to_seconds()) if keep_alive_period is not None else None,
             security_group_ids=self._security_group_ids,
             subnet_ids=subnet_ids,
@@ -507,7 +516,7 @@ class TrainingJob(TrainingJobBase):
             tensor_board_output=tensor_board_output,
         )
         debugging.render_into(self._request)
-        debugging.grant(stack, self.role)
+        debugging.grant(stack, self.role, output)
         for location in debugging.locations():
             acknowledge_wildcard(
                 self.role,

@@ -19,7 +19,8 @@ from constructs_lib import (
     TrainingJob,
     TrainingJobValidationError,
 )
-from tests.stacks import grants, only, resources, template
+from tests.stacks import as_list, grants, only, resources, statements, template
+from tools.intrinsics import resolve_intrinsics
 from tools.summary import request_of
 
 ACCOUNT, REGION = "111111111111", "us-east-1"
@@ -95,7 +96,19 @@ def test_every_output_is_rendered_and_writable_by_the_role_and_nothing_more() ->
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     expected = {(a, o) for o in objects for a in ("s3:PutObject", "s3:AbortMultipartUpload")}
     expected |= {("kms:GenerateDataKey", key_arn), ("kms:Decrypt", key_arn), ("kms:Encrypt", key_arn)}
+    # The rule evaluations (processing jobs with the job's role) read what they analyze: the debug
+    # hook's output for debug rules, the profiler's for profiler rules; nothing else is read.
+    expected |= {(a, f"arn:aws:s3:::team-insights/{p}/*") for p in ("debug", "profiler") for a in ("s3:GetObject",)}
+    expected |= {("s3:ListBucket", "arn:aws:s3:::team-insights")}
     assert {p for p in insights if not p[1].startswith("arn:aws:kms:us-east-1:111111111111:key/sagemaker")} == expected
+    # The rule evaluations are processing jobs with this role: its trust admits them beside the job's own.
+    (trust,) = tmpl["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    sources = trust["Condition"]["ArnLike"]["aws:SourceArn"]
+    resolved = [s.split(":", 5)[-1] for s in resolve_intrinsics(sources, tmpl)]
+    assert len(resolved) == 2 and resolved[0].startswith("training-job/") and resolved[1] == "processing-job/*"
+    listing = [s for s in statements(tmpl, role) if "s3:ListBucket" in as_list(s["Action"])]
+    prefixes = {p for s in listing for p in as_list(s["Condition"]["StringLike"]["s3:prefix"])}
+    assert {"debug/*", "profiler/*"} <= prefixes
 
 
 @pytest.mark.parametrize(

@@ -151,17 +151,28 @@ def test_capacity_members_render_and_plans_are_resources_of_the_handlers_create(
         {"InstanceType": "ml.p4d.24xlarge", "InstanceCount": 2},
     ]
     tmpl = template_of("whole_api")
-    (start,) = [
-        s
+    starts = {
+        s["Sid"]: s
         for p in resources(tmpl, "AWS::IAM::Policy").values()
         for s in resolve_intrinsics(p["Properties"]["PolicyDocument"]["Statement"], tmpl)
-        if s.get("Sid") == "StartStackTrainingJobs"
-    ]
+        if s.get("Sid", "").startswith("StartStack")
+    }
+    # One statement per job shape: instances without VPC, instances in a VPC, serverless.
+    assert set(starts) == {"StartStackTrainingJobs", "StartStackTrainingJobsInVpc", "StartStackServerlessTrainingJobs"}
+    start = starts["StartStackTrainingJobs"]
     assert PLAN in as_list(start["Resource"])
-    types = start["Condition"]["ForAllValues:StringEquals"]["sagemaker:InstanceTypes"]
-    assert {"ml.p5.48xlarge", "ml.p4d.24xlarge", "ml.p6e-gb200.36xlarge", "ml.c5.4xlarge"} <= set(types)
-    # The serverless jobs leave the runtime to SageMaker: the guardrail applies where it is set.
-    assert "sagemaker:MaxRuntimeInSeconds" in start["Condition"]["NumericLessThanEqualsIfExists"]
+    types = {
+        t
+        for s in starts.values()
+        for t in s["Condition"].get("ForAllValues:StringEquals", {}).get("sagemaker:InstanceTypes", [])
+    }
+    assert {"ml.p5.48xlarge", "ml.p4d.24xlarge", "ml.p6e-gb200.36xlarge", "ml.c5.4xlarge"} <= types
+    # The serverless jobs leave the runtime and the instances to SageMaker: their statement requires no
+    # instance types, and applies the runtime guardrail where one is set.
+    serverless = starts["StartStackServerlessTrainingJobs"]["Condition"]
+    assert serverless["Null"]["sagemaker:InstanceTypes"] == "true"
+    assert "sagemaker:MaxRuntimeInSeconds" in serverless["NumericLessThanEqualsIfExists"]
+    assert start["Condition"]["Null"]["sagemaker:InstanceTypes"] == "false"
 
 
 def test_experiments_mlflow_and_model_packages_grant_exact_actions_on_what_they_name() -> None:
@@ -185,6 +196,7 @@ def test_experiments_mlflow_and_model_packages_grant_exact_actions_on_what_they_
     jobs = {r for _, r in sagemaker if ":training-job/" in r}
     assert [r.split(":training-job/")[1][:9] for r in jobs] == ["wholeapi-"]  # this resource's jobs
     assert {r for _, r in sagemaker} - jobs == {
+        "*",  # sagemaker:Search (load_run), which has no resource-level permissions
         MLFLOW,
         f"{base}experiment/llm",
         f"{base}experiment-trial/llm-trial",
@@ -194,6 +206,12 @@ def test_experiments_mlflow_and_model_packages_grant_exact_actions_on_what_they_
     }
     assert ("sagemaker:CreateModelPackage", f"{base}model-package/llm-models/*") in sagemaker
     assert ("sagemaker:BatchPutMetrics", f"{base}experiment-trial-component/llm-run-1") in sagemaker
+    # What load_run does besides: read its own job, search for the run, tag its trial component.
+    assert {(a, r) for a, r in sagemaker if a in ("sagemaker:Search", "sagemaker:AddTags")} == {
+        ("sagemaker:Search", "*"),
+        ("sagemaker:AddTags", f"{base}experiment-trial-component/llm-run-1"),
+    }
+    assert {r for a, r in sagemaker if a == "sagemaker:DescribeTrainingJob"} == jobs
     assert not any(a.endswith(":*") or a == "*" for a, _ in pairs)
 
 
