@@ -49,10 +49,16 @@ def sagemaker_service_role(
 
 
 def create_execution_role(
-    scope: Construct, stack: Stack, *, path: str, job_names: str, session_tags: bool = False, rule_jobs: bool = False
+    scope: Construct,
+    stack: Stack,
+    *,
+    path: str,
+    job_names: Sequence[str],
+    session_tags: bool = False,
+    rule_jobs: bool = False,
 ) -> iam.Role:
     """A role only SageMaker can assume, for this account's jobs named ``job_names``
-    (a name, or a prefix ending in ``*``).
+    (names, or a prefix ending in ``*``).
 
     ``rule_jobs``: the job has Debugger or Profiler rules, which SageMaker runs as processing jobs
     with the job's role (developer guide, "Amazon SageMaker Debugger references": "The rule
@@ -60,7 +66,7 @@ def create_execution_role(
     derived by SageMaker (not documented), so the trust then also admits this account's processing
     jobs of this region (``processing-job/*``, as SageMaker's confused-deputy page writes it for
     processing jobs); only principals that may pass this role (the stack's handler) can start one."""
-    sources = [arn(stack, "sagemaker", f"training-job/{job_names}")]
+    sources = [arn(stack, "sagemaker", f"training-job/{names}") for names in job_names]
     if rule_jobs:
         sources.append(arn(stack, "sagemaker", "processing-job/*"))
     role = sagemaker_service_role(
@@ -68,7 +74,7 @@ def create_execution_role(
         "Role",
         path=path,
         description=f"SageMaker execution role of training job {scope.node.path}"[:1000],
-        source_arn=sources if rule_jobs else sources[0],
+        source_arn=sources if len(sources) > 1 else sources[0],
         session_tags=session_tags,
     )
     acknowledge_rule(

@@ -13,6 +13,7 @@ import hashlib
 import re
 
 from aws_cdk import Stack, Token
+from constructs import IConstruct
 
 from .memo import per_object
 
@@ -43,3 +44,23 @@ def job_name_prefix(stack: Stack, construct_path: str) -> str:
 
 def is_valid_job_name(name: str) -> bool:
     return bool(JOB_NAME_PATTERN.match(name))
+
+
+def name_spellings(name: str) -> list[str]:
+    """A fixed name as the request has it and in lowercase. SageMaker does not document that a
+    training job's ARN keeps the name's case (its ARNs of other resources are lowercase), so IAM
+    statements and trust conditions that name a fixed job's ARN list both spellings."""
+    if Token.is_unresolved(name) or name == name.lower():
+        return [name]
+    return [name, name.lower()]
+
+
+def claim_fixed_name(scope: IConstruct, account: str, region: str, name: str) -> str | None:
+    """Records that ``scope`` fixes ``name`` in ``account``/``region``; the path of another job
+    of the app that fixed the same name first (names are unique per account and region, so its
+    Create would get ResourceInUse at deploy), or None."""
+    if Token.is_unresolved(name):
+        return None
+    claimed: dict[tuple[str, str, str], str] = per_object(scope.node.root, "fixed job names", dict)
+    first = claimed.setdefault((account, region, name.lower()), scope.node.path)
+    return None if first == scope.node.path else first

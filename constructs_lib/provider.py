@@ -18,15 +18,23 @@ from .guardrails import Guardrails, Shape, shape
 from .lazy import lazy_any
 from .memo import per_object
 from .nag import acknowledge_rule, acknowledge_wildcard
-from .naming import stack_prefix
+from .naming import name_spellings, stack_prefix
 from .policy import arn
 from .stack_singleton import of_stack
 
 _ID = "SageMakerTrainingJobProvider"
 HANDLER_TIMEOUT = Duration.minutes(15)
-# How long CloudFormation waits for an answer: the handler always answers well within its own
-# timeout, so a lost answer must not hang the stack for CloudFormation's default hour.
-SERVICE_TIMEOUT_SECONDS = 20 * 60
+# One time budget. Lambda retries a failed asynchronous invocation twice (about 1 and 2 minutes
+# later), may deliver an event twice and keeps throttled events for up to 6 hours
+# (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html). No
+# invocation may start so late that it could still be creating a job after CloudFormation gave up
+# (and its rollback's Delete looked for one): an event older than MAX_EVENT_AGE is never started
+# (it goes to the dead-letter queue), and the last one to start ends within CloudFormation's
+# wait (ServiceTimeout, at most 3600 s:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-customresource.html).
+SERVICE_TIMEOUT_SECONDS = 60 * 60
+ASYNC_RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE = Duration.seconds(SERVICE_TIMEOUT_SECONDS - int(HANDLER_TIMEOUT.to_seconds()) - 5 * 60)
 
 
 def handler_code_path() -> Path:
@@ -164,6 +172,8 @@ class TrainingJobProvider(Construct):
             # Whose events it obeys comes from here, never from an event.
             environment={"STACK_ID": stack.stack_id, "JOB_NAME_PREFIX": self.name_prefix},
             dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=ASYNC_RETRY_ATTEMPTS,
+            max_event_age=MAX_EVENT_AGE,
         )
         acknowledge_rule(
             self.function,
@@ -193,12 +203,14 @@ class TrainingJobProvider(Construct):
         return per_object(self, "service token", lambda: self.function.function_arn)
 
     def allow_job_name(self, name: str) -> None:
-        """Extends the SageMaker statements to one user-fixed job name."""
-        if name not in self._fixed_job_names:
-            self._fixed_job_names.append(name)
-            job_arn = Stack.of(self).format_arn(service="sagemaker", resource="training-job", resource_name=name)
-            self._job_arns.append(job_arn)
-            self._jobs_statement.add_resources(job_arn)
+        """Extends the SageMaker statements to one user-fixed job name (both spellings, see
+        ``name_spellings``)."""
+        for spelling in name_spellings(name):
+            if spelling not in self._fixed_job_names:
+                self._fixed_job_names.append(spelling)
+                job_arn = arn(self, "sagemaker", f"training-job/{spelling}")
+                self._job_arns.append(job_arn)
+                self._jobs_statement.add_resources(job_arn)
 
     def encrypt_logs(self, key: kms.IKey, *, default: bool = False) -> None:
         """Encrypts the handler's log group with ``key`` (a customer managed key).

@@ -43,8 +43,9 @@ from .instance_group import InstanceGroup, ml_instance_type
 from .instance_types import has_local_nvme_storage
 from .memo import per_object
 from .nag import acknowledge_rule, acknowledge_wildcard
-from .naming import job_name_prefix
+from .naming import claim_fixed_name, job_name_prefix, name_spellings
 from .overrides import access_points, apply_overrides
+from .payload import PayloadCheck
 from .policy import arn, key_arn_of
 from .prop_types import labeled, type_problems
 from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
@@ -373,7 +374,7 @@ class TrainingJob(TrainingJobBase):
                 self,
                 stack,
                 path=self._provider.job_role_path,
-                job_names=job_names,
+                job_names=name_spellings(job_names),
                 session_tags=bool(enable_session_tag_chaining),
                 rule_jobs=bool(debug_rules or profiler_rules),
             )
@@ -392,10 +393,19 @@ class TrainingJob(TrainingJobBase):
             log_streams = training_job_name or f"{self._provider.name_prefix}-"
         if training_job_name is not None:
             self._provider.allow_job_name(training_job_name)
+            other = claim_fixed_name(self, stack.account, stack.region, training_job_name)
+            if other is not None:
+                problems.add(
+                    "training_job_name (TrainingJobName)",
+                    training_job_name,
+                    f"already the fixed name of {other} in this app; job names are unique per account and "
+                    "region (case aside), so the second job's Create would fail with ResourceInUse at deploy",
+                )
 
         if output is None:
             output = S3Location.from_bucket(TrainingStorage.of(stack).output_bucket, f"{self.job_name_prefix}/")
         self.output = output
+        self.uncompressed_output = output_compression is OutputCompressionType.NONE
         self.output_kms_key = output_kms_key or output.encryption_key
         if distributed is not None:
             if source_code is None:
@@ -575,6 +585,8 @@ class TrainingJob(TrainingJobBase):
                 **properties,
             },
         )
+        fixed_properties = {k: v for k, v in properties.items() if k != "Request"}
+        self.node.add_validation(PayloadCheck(self, lambda: (self.rendered_request(), fixed_properties)))
         # The job must not start before its role's policies and its security group rules
         # exist (the role and groups themselves are already referenced by the request).
         role = self.role
@@ -740,7 +752,9 @@ class TrainingJob(TrainingJobBase):
 
     @property
     def model_artifacts_s3_uri(self) -> str:
-        """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model."""
+        """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model (with
+        ``output_compression=OutputCompressionType.NONE``, the prefix ``.../output/model/`` under
+        which SageMaker uploads the files uncompressed)."""
         return self._attribute("ModelArtifacts")
 
     @property

@@ -52,6 +52,14 @@ class TrainingJobBase(Resource):
     # Where the job writes (its S3OutputPath) and the key that encrypts it; set by subclasses.
     output: S3Location | None = None
     output_kms_key: kms.IKey | None = None
+    # OutputDataConfig.CompressionType NONE: SageMaker uploads the model's files uncompressed
+    # under ``<output>/<job name>/output/model/`` instead of ``model.tar.gz``
+    # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_OutputDataConfig.html).
+    uncompressed_output: bool = False
+
+    @property
+    def _model_key(self) -> str:
+        return f"{self.training_job_name}/output/" + ("model/" if self.uncompressed_output else "model.tar.gz")
 
     @property
     def training_job_name(self) -> str:
@@ -63,8 +71,9 @@ class TrainingJobBase(Resource):
 
     @property
     def model_artifacts_s3_uri(self) -> str:
-        """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model."""
-        return self._output_location().child(f"{self.training_job_name}/output/model.tar.gz").s3_uri
+        """``<output>/<job name>/output/model.tar.gz``: where SageMaker puts the model (with
+        uncompressed output, the prefix ``<output>/<job name>/output/model/``)."""
+        return self._output_location().child(self._model_key).s3_uri
 
     def _output_location(self) -> S3Location:
         if self.output is None:
@@ -109,13 +118,21 @@ class TrainingJobBase(Resource):
         return grant.combine(listing)
 
     def grant_read_model_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
-        """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key (through S3)."""
-        artifacts = self._output_location().child(f"{self.training_job_name}/output/model.tar.gz")
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["s3:GetObject"],
-            resource_arns=[f"{artifacts.bucket_arn(Stack.of(self))}/{artifacts.key_prefix}"],
-        )
+        """s3:GetObject on exactly this job's ``model.tar.gz`` and kms:Decrypt on its key (through S3);
+        with uncompressed output, on the objects below ``output/model/`` (and ListBucket there)."""
+        artifacts = self._output_location().child(self._model_key)
+        stack = Stack.of(self)
+        objects = f"{artifacts.bucket_arn(stack)}/{artifacts.key_prefix}" + ("*" if self.uncompressed_output else "")
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=["s3:GetObject"], resource_arns=[objects])
+        if self.uncompressed_output:
+            grant = grant.combine(
+                iam.Grant.add_to_principal(
+                    grantee=grantee,
+                    actions=["s3:ListBucket"],
+                    resource_arns=[artifacts.bucket_arn(stack)],
+                    conditions={"StringLike": {"s3:prefix": [f"{artifacts.key_prefix}*"]}},
+                )
+            )
         key = self.output_kms_key or artifacts.encryption_key
         if key is not None:
             allow_s3_encryption(self, principal_of(grantee), key, write=False)

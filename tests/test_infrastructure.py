@@ -125,6 +125,21 @@ def test_custom_resource_type_token_and_timeout() -> None:
     assert "TrainingJobName" not in props
 
 
+def test_one_time_budget_no_invocation_starts_a_job_after_cloudformation_gave_up() -> None:
+    """Lambda retries failed asynchronous invocations (twice by default) and keeps throttled events
+    for up to 6 hours: the function's EventInvokeConfig bounds the event age so that the last
+    invocation that may start ends before CloudFormation's ServiceTimeout (after which the rollback's
+    Delete looks for what the Create started)."""
+    tmpl = template_of("example")
+    _, job = only(tmpl, "Custom::SageMakerTrainingJob")
+    _, function = only(tmpl, "AWS::Lambda::Function")
+    _, invoke = only(tmpl, "AWS::Lambda::EventInvokeConfig")
+    config = invoke["Properties"]
+    assert config["MaximumRetryAttempts"] == 2
+    latest_end = config["MaximumEventAgeInSeconds"] + function["Properties"]["Timeout"]
+    assert latest_end < int(job["Properties"]["ServiceTimeout"]) <= 3600
+
+
 def test_outputs_expose_name_arn_and_artifacts() -> None:
     tmpl = template_of("example")
     job_id, _ = only(tmpl, "Custom::SageMakerTrainingJob")
