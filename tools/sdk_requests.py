@@ -367,6 +367,143 @@ def entry_point_arguments(ctx: _Context) -> None:
     ).fit({"train": TRAIN}, wait=False)
 
 
+def _script_mode(ctx: _Context, estimator: Any, **props: Any) -> None:
+    """A framework estimator on the recorded script, as users write it."""
+    estimator(
+        entry_point="train.py", source_dir=ctx.source_dir, code_location=f"s3://{BUCKET}/code", **props, **ctx.common()
+    ).fit({"train": TRAIN}, wait=False)
+
+
+def tensorflow_script_mode(ctx: _Context) -> None:
+    from sagemaker.tensorflow import TensorFlow
+
+    _script_mode(
+        ctx,
+        TensorFlow,
+        framework_version="2.16",
+        py_version="py310",
+        instance_count=1,
+        instance_type="ml.g5.xlarge",
+        hyperparameters={"epochs": 3},
+    )
+
+
+def tensorflow_mpi(ctx: _Context) -> None:
+    from sagemaker.tensorflow import TensorFlow
+
+    _script_mode(
+        ctx,
+        TensorFlow,
+        framework_version="2.16",
+        py_version="py310",
+        instance_count=2,
+        instance_type="ml.p4d.24xlarge",
+        distribution={"mpi": {"enabled": True, "processes_per_host": 8, "custom_mpi_options": ""}},
+    )
+
+
+def sklearn_script_mode(ctx: _Context) -> None:
+    from sagemaker.sklearn import SKLearn
+
+    _script_mode(
+        ctx, SKLearn, framework_version="1.2-1", py_version="py3", instance_count=1, instance_type="ml.m5.xlarge"
+    )
+
+
+def xgboost_script_mode(ctx: _Context) -> None:
+    from sagemaker.xgboost import XGBoost
+
+    _script_mode(
+        ctx,
+        XGBoost,
+        framework_version="1.7-1",
+        py_version="py3",
+        instance_count=1,
+        instance_type="ml.m5.xlarge",
+        hyperparameters={"num_round": 10},
+    )
+
+
+def pytorch_checkpoints(ctx: _Context) -> None:
+    from sagemaker.pytorch import PyTorch
+
+    _script_mode(
+        ctx,
+        PyTorch,
+        framework_version="2.3.0",
+        py_version="py311",
+        instance_count=1,
+        instance_type="ml.g5.xlarge",
+        checkpoint_s3_uri=f"s3://{BUCKET}/checkpoints/",
+        checkpoint_local_path="/opt/ml/checkpoints",
+    )
+
+
+def pytorch_checkpoint_uri_only(ctx: _Context) -> None:
+    from sagemaker.pytorch import PyTorch
+
+    _script_mode(
+        ctx,
+        PyTorch,
+        framework_version="2.3.0",
+        py_version="py311",
+        instance_count=1,
+        instance_type="ml.g5.xlarge",
+        checkpoint_s3_uri=f"s3://{BUCKET}/checkpoints/",
+    )
+
+
+def pytorch_debugging_off(ctx: _Context) -> None:
+    from sagemaker.pytorch import PyTorch
+
+    _script_mode(
+        ctx,
+        PyTorch,
+        framework_version="2.3.0",
+        py_version="py311",
+        instance_count=1,
+        instance_type="ml.g5.xlarge",
+        debugger_hook_config=False,
+        disable_profiler=True,
+    )
+
+
+def pytorch_structured_hyperparameters(ctx: _Context) -> None:
+    from sagemaker.pytorch import PyTorch
+
+    _script_mode(
+        ctx,
+        PyTorch,
+        framework_version="2.3.0",
+        py_version="py311",
+        instance_count=1,
+        instance_type="ml.g5.xlarge",
+        hyperparameters={
+            "layers": [64, 32],
+            "optimizer": {"name": "adam", "lr": 0.001},
+            "seed": None,
+            "name": "run-1",
+            "epochs": 3,
+            "lr": 0.001,
+            "shuffle": True,
+        },
+    )
+
+
+def pytorch_smdataparallel(ctx: _Context) -> None:
+    from sagemaker.pytorch import PyTorch
+
+    _script_mode(
+        ctx,
+        PyTorch,
+        framework_version="2.2.0",
+        py_version="py310",
+        instance_count=2,
+        instance_type="ml.p4d.24xlarge",
+        distribution={"smdistributed": {"dataparallel": {"enabled": True}}},
+    )
+
+
 CASES: dict[str, Callable[[Any], None]] = {
     f.__name__: f
     for f in (
@@ -386,6 +523,15 @@ CASES: dict[str, Callable[[Any], None]] = {
         remote_debug_infra_check,
         private_registry,
         entry_point_arguments,
+        tensorflow_script_mode,
+        tensorflow_mpi,
+        sklearn_script_mode,
+        xgboost_script_mode,
+        pytorch_checkpoints,
+        pytorch_checkpoint_uri_only,
+        pytorch_debugging_off,
+        pytorch_structured_hyperparameters,
+        pytorch_smdataparallel,
     )
 }
 
