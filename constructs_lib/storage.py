@@ -6,11 +6,12 @@ prefix and its role can reach only that prefix.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from .errors import TrainingJobValidationError
 from .nag import acknowledge_rule
 from .provider import TrainingJobProvider
 from .stack_singleton import of_stack
@@ -25,6 +26,11 @@ _ABORT_INCOMPLETE_UPLOADS = s3.LifecycleRule(
 class TrainingStorage(Construct):
     """A KMS key (rotation on), an output bucket and its access-log bucket.
 
+    Bring your own customer managed key with ``TrainingStorage.of(stack, encryption_key=key)``
+    before the stack's first TrainingJob: the output bucket, the jobs' volumes and output, and the
+    handler's logs then use it (add to its key policy what CloudWatch Logs needs when the key is
+    not this stack's). Default: a key created here.
+
     Everything is retained when the stack is deleted: training data and the key that
     encrypts it are never destroyed by a stack operation, and no object expires (only the
     parts of multipart uploads left incomplete for 7 days are cleaned up). Buckets block all public access,
@@ -32,9 +38,9 @@ class TrainingStorage(Construct):
     bucket keys and log server access to the log bucket.
     """
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, encryption_key: kms.IKey | None = None) -> None:
         super().__init__(scope, construct_id)
-        self.key = kms.Key(
+        self.key: kms.IKey = encryption_key or kms.Key(
             self,
             "Key",
             description="Encrypts SageMaker training output, volumes and data buckets",
@@ -83,6 +89,22 @@ class TrainingStorage(Construct):
         TrainingJobProvider.of(self).encrypt_logs(self.key, default=True)
 
     @staticmethod
-    def of(scope: Construct) -> TrainingStorage:
-        """The stack's shared training storage, created on first use."""
-        return of_stack(scope, _ID, TrainingStorage)
+    def of(scope: Construct, *, encryption_key: kms.IKey | None = None) -> TrainingStorage:
+        """The stack's shared training storage, created on first use (with ``encryption_key``
+        when given: a customer managed key of yours; default: a key created here). Giving a key
+        once the storage exists with another one is an error: call this before the first job."""
+        if encryption_key is None:
+            return of_stack(scope, _ID, TrainingStorage)
+        stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+        existing = stack.node.try_find_child(_ID)
+        if isinstance(existing, TrainingStorage):
+            if existing.key is not encryption_key:
+                raise TrainingJobValidationError(
+                    existing.node.path,
+                    [
+                        "encryption_key: the stack's training storage already exists with another key; call "
+                        "TrainingStorage.of(stack, encryption_key=key) before the stack's first TrainingJob"
+                    ],
+                )
+            return existing
+        return of_stack(scope, _ID, lambda s, i: TrainingStorage(s, i, encryption_key=encryption_key))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
+from aws_cdk import aws_kms as kms
 
-from constructs_lib import TrainingImage, TrainingJob
+from constructs_lib import TrainingImage, TrainingJob, TrainingJobValidationError, TrainingStorage
 from tests.stacks import only, resources, template, template_of
 
 
@@ -241,3 +243,29 @@ def test_a_log_key_the_user_gives_wins_over_the_stacks_own() -> None:
     (logs,) = [s for s in statements if s.get("Sid") == "CloudWatchLogsOfThisAccount"]
     assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
     assert "kms:Decrypt" in logs["Action"] and not [a for a in logs["Action"] if "*" in a]
+
+
+def test_training_storage_takes_a_customer_managed_key() -> None:
+    """A regulated user's own key encrypts the output bucket, the jobs' output and volumes, and the
+    handler's logs; no key is created."""
+    stack = cdk.Stack(cdk.App(), "OwnKey", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    key = kms.Key(stack, "CorporateKey", enable_key_rotation=True)
+    TrainingStorage.of(stack, encryption_key=key)
+    job = TrainingJob(
+        stack, "Job", image=TrainingImage.from_ecr_repository(ecr.Repository.from_repository_name(stack, "R", "t"))
+    )
+    tmpl = template(stack)
+    key_id = stack.get_logical_id(key.node.default_child)  # type: ignore[arg-type]
+    assert list(resources(tmpl, "AWS::KMS::Key")) == [key_id]
+    arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    (output,) = [
+        b for k, b in resources(tmpl, "AWS::S3::Bucket").items() if k.startswith("SageMakerTrainingStorageOutput")
+    ]
+    rule = output["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+    assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"] == arn
+    request = stack.resolve(job.request)
+    assert request["OutputDataConfig"]["KmsKeyId"] == request["ResourceConfig"]["VolumeKmsKeyId"] == arn
+    (log_group,) = resources(tmpl, "AWS::Logs::LogGroup").values()
+    assert log_group["Properties"]["KmsKeyId"] == arn
+    with pytest.raises(TrainingJobValidationError, match="before the stack's first TrainingJob"):
+        TrainingStorage.of(stack, encryption_key=kms.Key(stack, "Other"))
