@@ -6,7 +6,8 @@ real botocore client, keeps jobs with the semantics of ``FakeSageMaker`` and, on
 - answers 500 without doing anything,
 - delays an answer (a read timeout, or a call still in flight when the deadline fires),
 - lets reads lag writes (Describe and ListTags say "not found" for a while after a Create),
-- throttles an operation with a token bucket (``ThrottlingException``),
+- throttles an operation with a token bucket (``ThrottlingException``), ListTrainingJobs
+  included, which it pages as SageMaker does (``MaxResults``, ``NextToken``),
 - and serves CloudFormation's response URL, failing the first PUTs if asked.
 
 Time is a ``Clock``: real, or scaled so that minutes of throttling play out in seconds. The
@@ -23,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -128,6 +130,15 @@ class Emulator:
     def running(self) -> list[str]:
         return self.sagemaker.running()
 
+    def settle(self) -> None:
+        """SageMaker's reads have caught up with every job created so far."""
+        with self._lock:
+            self._created_at.clear()
+
+    def readable_at(self, name: str) -> float:
+        """The clock time from which reads of ``name`` no longer lag."""
+        return self._created_at.get(name, 0.0) + self.faults.read_lag
+
     # the service
     def _call(self, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], bool, float]:
         """(HTTP status, body, whether to drop the answer, wall seconds to wait before answering)."""
@@ -173,19 +184,9 @@ class Emulator:
         return delays.pop(0) if delays else 0.0
 
     def _dispatch(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        sm = self.sagemaker
-        if operation == "ListTrainingJobs":
-            pages = sm.get_paginator("list_training_jobs").paginate(
-                NameContains=params.get("NameContains", ""), StatusEquals=params.get("StatusEquals")
-            )
-            return {
-                "TrainingJobSummaries": [dict(s, CreationTime=0) for s in next(iter(pages))["TrainingJobSummaries"]]
-            }
-        method = getattr(sm, "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_"))
-        body: dict[str, Any] = method(**params)
-        if "CreationTime" in body:
-            body["CreationTime"] = body["CreationTime"].timestamp()
-        return body
+        """The fake's method of the same name (ListTrainingJobs pages as SageMaker does)."""
+        method = getattr(self.sagemaker, "".join("_" + c.lower() if c.isupper() else c for c in operation).lstrip("_"))
+        return _wire(method(**params))  # type: ignore[no-any-return]
 
     def _put(self, body: bytes) -> int:
         with self._lock:
@@ -232,6 +233,17 @@ class Emulator:
                 self._answer(status, json.dumps(body).encode())
 
         return Handler
+
+
+def _wire(value: Any) -> Any:
+    """Timestamps as the JSON protocol carries them (epoch seconds)."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
 
 
 @contextmanager
