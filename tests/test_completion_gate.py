@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from constructs_lib import TrainingImage, TrainingJob, TrainingJobValidationError
 from tests.fake_sagemaker import FakeSageMaker
-from tests.handler_support import STACK_ID, Context, FakeClock, event, handler, props
+from tests.handler_support import REQUEST, STACK_ID, Context, FakeClock, event, handler, props
 from tests.stacks import as_list, grants, only, resources, template, template_of
 from tests.test_cloudformation_simulation import CloudFormation
 
@@ -191,6 +191,31 @@ def test_create_then_state_change_event_releases_the_gate(monkeypatch: pytest.Mo
     ((url, signal),) = _deliver({"detail-type": FIXTURE["detail-type"], "detail": detail, "Gate": GATE}, sm)
     assert (url, signal["Status"], signal["UniqueId"]) == (HANDLE_URL, "SUCCESS", name)
     assert signal["Data"] == cfn.responses[0]["Data"]["ModelArtifacts"]
+
+
+def _as_the_rule_delivers(status: str, name: str = "job-1") -> dict[str, Any]:
+    """The rule's input: of the detail, only the job's name and status."""
+    return {
+        "detail-type": FIXTURE["detail-type"],
+        "detail": {"TrainingJobName": name, "TrainingJobStatus": status},
+        "Gate": GATE,
+    }
+
+
+def test_uncompressed_output_releases_the_gate_with_the_prefix_the_resource_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(handler.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(handler.time, "sleep", clock.sleep)
+    sm = FakeSageMaker()
+    cfn = CloudFormation(sm)
+    request = {**REQUEST, "OutputDataConfig": {**REQUEST["OutputDataConfig"], "CompressionType": "NONE"}}
+    created = cfn.create(props(request, GateId="gate-1"))
+    name = created["PhysicalResourceId"]
+    sm.finish(name)
+    ((_, signal),) = _deliver(_as_the_rule_delivers("Completed", name), sm)
+    assert signal["Data"] == created["Data"]["ModelArtifacts"] == f"s3://output-bucket/jobs/{name}/output/model/"
 
 
 # ----- the construct --------------------------------------------------------------------------

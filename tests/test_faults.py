@@ -9,6 +9,7 @@ without a resource that owns it, and no duplicate job.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import threading
 from collections.abc import Iterator
@@ -17,9 +18,10 @@ from typing import Any
 import pytest
 
 from tests.fault_injection import Emulator, TokenBucket, emulated
-from tests.handler_support import Context, event, handler, name_for
+from tests.handler_support import LOGICAL_ID, REQUEST, Context, event, handler, name_for, props
 
 CREATE, DESCRIBE, STOP = "CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob"
+LIST = "ListTrainingJobs"
 
 
 @pytest.fixture
@@ -28,10 +30,19 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def run(emulator: Emulator, evt: dict[str, Any], remaining_ms: int = 900_000, client: Any = None) -> dict[str, Any]:
+def run(
+    emulator: Emulator,
+    evt: dict[str, Any],
+    remaining_ms: int = 900_000,
+    client: Any = None,
+) -> dict[str, Any]:
     """One invocation; returns the one answer it delivered."""
     before = len(emulator.answers)
-    handler.handler({**evt, "ResponseURL": emulator.response_url()}, Context(remaining_ms), client=client)
+    handler.handler(
+        {**evt, "ResponseURL": emulator.response_url()},
+        Context(remaining_ms),
+        client=client,
+    )
     assert len(emulator.answers) == before + 1, emulator.answers[before:]
     return emulator.answers[-1][1]
 
@@ -183,6 +194,50 @@ def test_a_foreign_job_holding_the_name_is_not_adopted_nor_stopped(
         assert answer["PhysicalResourceId"] == handler.NOT_CREATED + name
         assert run(emulator, delete_event(evt, answer["PhysicalResourceId"]))["Status"] == "SUCCESS"
         assert emulator.running() == [name]
+
+
+# ----- listing ----------------------------------------------------------------------------
+
+
+def test_a_delete_pages_through_a_throttled_listing_to_find_the_abandoned_job(
+    monkeypatch: pytest.MonkeyPatch, quiet: None
+) -> None:
+    """ListTrainingJobs is throttled like any call, and pages: StatusEquals filters each page once
+    it is cut, so the first pages come back empty with a NextToken."""
+    with emulated(monkeypatch, handler, speed=10) as emulator:
+        abandoned = event("Create")
+        run(emulator, abandoned)  # its answer never reached CloudFormation
+        for _ in range(4):  # newer, finished jobs of the same resource fill the first two pages
+            emulator.sagemaker.finish(run(emulator, event("Create"))["PhysicalResourceId"])
+        emulator.sagemaker.list_page_size = 2
+        emulator.faults.throttle[LIST] = TokenBucket(rate=0.5, clock=emulator.clock, tokens=0.0)
+        invented = f"Training-{LOGICAL_ID}-1B2C3D4E5F6G"
+        answer = run(emulator, delete_event(abandoned, invented))
+        assert answer["Status"] == "SUCCESS"
+        assert emulator.running() == []
+        outcomes = [c.outcome for c in emulator.calls(LIST)]
+        assert "throttled" in outcomes and outcomes.count("ok") == 3
+
+
+def _two_instances() -> dict[str, Any]:
+    request = copy.deepcopy(REQUEST)
+    request["ResourceConfig"]["InstanceCount"] = 2
+    return props(request)
+
+
+def test_a_rollback_rides_out_a_throttled_listing(monkeypatch: pytest.MonkeyPatch, quiet: None) -> None:
+    with emulated(monkeypatch, handler, speed=10) as emulator:
+        created = event("Create")
+        original = run(emulator, created)["PhysicalResourceId"]
+        update = event("Update", physical_id=original, properties=_two_instances(), old_properties=props())
+        replacement = run(emulator, update)["PhysicalResourceId"]
+        emulator.sagemaker.list_page_size = 1  # the original is on the second page
+        emulator.faults.throttle[LIST] = TokenBucket(rate=0.5, clock=emulator.clock, tokens=0.0)
+        rollback = event("Update", physical_id=replacement, properties=props(), old_properties=_two_instances())
+        answer = run(emulator, rollback)
+        assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", original)
+        assert len(emulator.calls(CREATE)) == 2
+        assert "throttled" in [c.outcome for c in emulator.calls(LIST)]
 
 
 # ----- the answer ----------------------------------------------------------------------

@@ -208,6 +208,54 @@ def test_deploy_time_values_are_validated_before_the_api_is_called(clock: FakeCl
     assert "InstanceCount" in body["Reason"]
 
 
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (
+            "AccessDeniedException",
+            "User: arn:aws:sts::111111111111:assumed-role/Provider/h is not authorized to "
+            "perform: iam:PassRole on resource: " + REQUEST["RoleArn"],
+        ),
+        ("AccessDeniedException", "User is not authorized to perform: sagemaker:CreateTrainingJob"),
+        ("AccessDenied", "Access Denied"),
+    ],
+)
+def test_create_retries_an_access_denial_while_the_handlers_own_policy_propagates(
+    code: str, message: str, clock: FakeClock
+) -> None:
+    """IAM is eventually consistent: the policy created in the same deployment may not be effective
+    at the first Create. A denial is an error code, not a ValidationException message."""
+    run, evt = Run(), event("Create")
+    name = name_for(evt)
+    for _ in range(2):
+        run.stub.add_client_error("create_training_job", code, message, 400)
+    expect_create(run, evt, name)
+    body = run(evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+    assert clock.slept == [2.0, 4.0]
+
+
+def test_create_fails_with_the_denial_when_access_stays_denied(clock: FakeClock) -> None:
+    run, evt = Run(), event("Create")
+    message = "User is not authorized to perform: iam:PassRole on resource: " + REQUEST["RoleArn"]
+    for _ in range(9):
+        run.stub.add_client_error("create_training_job", "AccessDeniedException", message, 400)
+    body = run(evt)
+    assert body["Status"] == "FAILED"
+    assert f"AccessDeniedException: {message}" in body["Reason"]
+    assert 100 <= sum(clock.slept) <= handler.IAM_RETRY_SECONDS
+
+
+def test_uncompressed_output_answers_the_model_prefix(clock: FakeClock) -> None:
+    """With CompressionType NONE SageMaker uploads the model's files under ``output/model/``."""
+    request = {**REQUEST, "OutputDataConfig": {**REQUEST["OutputDataConfig"], "CompressionType": "NONE"}}
+    run, evt = Run(), event("Create", properties=props(request))
+    name = name_for(evt)
+    expect_create(run, evt, name, request)
+    body = run(evt)
+    assert body["Data"]["ModelArtifacts"] == f"s3://output-bucket/jobs/{name}/output/model/"
+
+
 def test_client_leaves_retries_to_the_handler_and_bounds_each_call() -> None:
     client = handler.make_client()
     config = client.meta.config
@@ -330,7 +378,7 @@ def test_delete_with_an_invented_physical_id_stops_this_resources_running_jobs(c
                 for n in (ours, foreign)
             ]
         },
-        {"NameContains": PREFIX, "StatusEquals": "InProgress"},
+        {"NameContains": PREFIX, "StatusEquals": "InProgress", "MaxResults": 100},
     )
     run.stub.add_response("list_tags", {"Tags": identity_tags(evt)}, {"ResourceArn": arn_of(ours)})
     other = [{"Key": handler.TAG_STACK, "Value": evt["StackId"]}, {"Key": handler.TAG_RESOURCE, "Value": "Other"}]
@@ -405,7 +453,7 @@ def test_delete_with_unreadable_properties_searches_the_stacks_namespace_by_iden
     run.stub.add_response(
         "list_training_jobs",
         {"TrainingJobSummaries": [_summary(n, "InProgress") for n in (squatter, ours, other_resource)]},
-        {"NameContains": "training-2327", "StatusEquals": "InProgress"},
+        {"NameContains": "training-2327", "StatusEquals": "InProgress", "MaxResults": 100},
     )
     run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(ours)})
     foreign_tags = [{"Key": handler.TAG_STACK, "Value": evt["StackId"]}, {"Key": handler.TAG_RESOURCE, "Value": "B"}]
@@ -421,7 +469,7 @@ def test_delete_with_unreadable_properties_and_a_name_outside_the_stack_succeeds
     run.stub.add_response(
         "list_training_jobs",
         {"TrainingJobSummaries": []},
-        {"NameContains": "training-2327", "StatusEquals": "InProgress"},
+        {"NameContains": "training-2327", "StatusEquals": "InProgress", "MaxResults": 100},
     )
     assert run(evt)["Status"] == "SUCCESS"
 
@@ -435,7 +483,7 @@ def test_jobs_that_merely_contain_the_prefix_are_never_read(clock: FakeClock) ->
     run.stub.add_response(
         "list_training_jobs",
         {"TrainingJobSummaries": [_summary(f"x-{PREFIX}-y", "InProgress"), _summary(old_name, "InProgress")]},
-        {"NameContains": PREFIX},
+        {"NameContains": PREFIX, "MaxResults": 100},
     )
     run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(old_name)})
     expect_create(run, evt, name_for(evt), new_request)
@@ -467,7 +515,9 @@ def test_update_of_an_immutable_field_starts_a_new_job(clock: FakeClock) -> None
     evt = event("Update", physical_id=old_name, properties=props(new_request), old_properties=props())
     name = name_for(evt)
     run.stub.add_response(
-        "list_training_jobs", {"TrainingJobSummaries": [_summary(old_name, "InProgress")]}, {"NameContains": PREFIX}
+        "list_training_jobs",
+        {"TrainingJobSummaries": [_summary(old_name, "InProgress")]},
+        {"NameContains": PREFIX, "MaxResults": 100},
     )
     run.stub.add_response("list_tags", {"Tags": identity_tags(event("Create"))}, {"ResourceArn": arn_of(old_name)})
     expect_create(run, evt, name, new_request)
@@ -522,7 +572,7 @@ def test_rollback_update_returns_to_the_original_job_without_starting_another(cl
     run.stub.add_response(
         "list_training_jobs",
         {"TrainingJobSummaries": [_summary(replacement, "InProgress"), _summary(original, "InProgress")]},
-        {"NameContains": PREFIX},
+        {"NameContains": PREFIX, "MaxResults": 100},
     )
     run.stub.add_response("list_tags", {"Tags": replacement_tags}, {"ResourceArn": arn_of(replacement)})
     run.stub.add_response("list_tags", {"Tags": original_tags}, {"ResourceArn": arn_of(original)})
@@ -540,7 +590,10 @@ def test_update_with_a_changed_job_under_a_fixed_name_fails_clearly(clock: FakeC
         properties=props(_changed(InstanceCount=2), TrainingJobName="nightly"),
         old_properties=props(TrainingJobName="nightly"),
     )
-    run.stub.add_response("list_training_jobs", {"TrainingJobSummaries": []}, {"NameContains": "nightly"})
+    # A fixed name is one job: Describe settles what a listing would (the current job, another spec).
+    current = event("Create", properties=props(TrainingJobName="nightly"))
+    run.stub.add_response("describe_training_job", description("nightly"), {"TrainingJobName": "nightly"})
+    run.stub.add_response("list_tags", {"Tags": identity_tags(current)}, {"ResourceArn": arn_of("nightly")})
     body = run(evt)
     assert body["Status"] == "FAILED"
     assert "fixed name nightly" in body["Reason"]

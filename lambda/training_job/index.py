@@ -8,6 +8,7 @@ out. The SageMaker client and the HTTP sender are injectable for tests.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
@@ -20,6 +21,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import boto3
@@ -46,9 +48,14 @@ TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 REUSABLE = frozenset({"InProgress", "Completed"})
 # Members UpdateTrainingJob changes in place; every other change needs a new job.
 IN_PLACE = (("ProfilerConfig",), ("RemoteDebugConfig",), ("ResourceConfig", "KeepAlivePeriodInSeconds"))
-# CreateTrainingJob errors seen while a new role's permissions are still propagating.
+# CreateTrainingJob errors seen while a new role's permissions are still propagating: IAM is
+# eventually consistent, so the handler's own policy (or the role it passes) may not be effective
+# yet (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
 IAM_NOT_READY = re.compile(r"could not assume role|access denied|accessdenied|not authorized to perform", re.IGNORECASE)
+ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied"})
 IAM_RETRY_SECONDS = 120.0
+# ListTrainingJobs' largest page (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTrainingJobs.html).
+LIST_PAGE_SIZE = 100
 # CreateTrainingJob rejects a taken name with ResourceInUse (older answers: a ValidationException).
 NAME_TAKEN = re.compile(r"must be unique|already exists", re.IGNORECASE)
 RESPONSE_LIMIT = 4096
@@ -420,6 +427,13 @@ def await_visible(read: Callable[[], Any], deadline: float) -> Any:
         time.sleep(delay)
 
 
+def _when_readable(read: Callable[[float], Any], deadline: float) -> Any:
+    """``read(until)`` of something known to exist, its "not found" waited out for up to
+    ``LAG_SECONDS``; None if it stays unreadable."""
+    until = min(deadline, time.monotonic() + LAG_SECONDS)
+    return await_visible(lambda: read(until), until)
+
+
 def belongs_to_resource(tags: Mapping[str, str], event: Mapping[str, Any]) -> bool:
     return bool(tags.get(TAG_STACK) == event["StackId"] and tags.get(TAG_RESOURCE) == event["LogicalResourceId"])
 
@@ -427,41 +441,73 @@ def belongs_to_resource(tags: Mapping[str, str], event: Mapping[str, Any]) -> bo
 def jobs_of_resource(
     sm: Client, props: Props, event: Mapping[str, Any], deadline: float, **filters: Any
 ) -> list[dict[str, Any]]:
-    """Jobs carrying this resource's identity tags, newest first."""
+    """Jobs carrying this resource's identity tags, newest first.
+
+    A fixed name is one job, so a Describe settles it; only generated names are listed."""
     if props.fixed_name:
-        return owned_jobs(sm, props.fixed_name, event, deadline, exact=True, **filters)
+        job = _describe_if_allowed(sm, props.fixed_name, deadline)
+        if job is None or filters.get("StatusEquals", job["TrainingJobStatus"]) != job["TrainingJobStatus"]:
+            return []
+        tags = tags_of(sm, job["TrainingJobArn"], deadline)
+        return [{**job, "Tags": tags}] if belongs_to_resource(tags, event) else []
     return owned_jobs(sm, props.name_prefix, event, deadline, **filters)
 
 
-def owned_jobs(
-    sm: Client, prefix: str, event: Mapping[str, Any], deadline: float, *, exact: bool = False, **filters: Any
-) -> list[dict[str, Any]]:
-    """Jobs named ``<prefix>-…`` (or exactly ``prefix``) that carry this resource's identity tags.
+def _created(job: Mapping[str, Any]) -> float:
+    created = job.get("CreationTime")
+    return float(created.timestamp()) if isinstance(created, datetime) else float(created or 0)
 
-    ListTrainingJobs matches names that merely contain the prefix: anyone's job can, so only
-    names inside this handler's namespace are read further (its permissions end there).
+
+def owned_jobs(
+    sm: Client, prefix: str, event: Mapping[str, Any], deadline: float, **filters: Any
+) -> list[dict[str, Any]]:
+    """Jobs named ``<prefix>-…`` that carry this resource's identity tags, newest first.
+
+    Paged by hand through ``call`` so that every page rides out throttling like any other call.
+    ListTrainingJobs applies ``StatusEquals`` to each page after cutting it, so a page may be
+    empty and still carry a NextToken: the listing ends only when no token comes back
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTrainingJobs.html).
+    It matches names that merely contain the prefix: anyone's job can, so only names inside
+    this handler's namespace are read further (its permissions end there). A listed job exists:
+    "not found" from its tags is read lag, waited out for a while.
     """
     found: list[dict[str, Any]] = []
-    paginator = sm.get_paginator("list_training_jobs")
-    for page in paginator.paginate(NameContains=prefix, **filters):
+    token: str | None = None
+    while True:
+        page = call(
+            sm.list_training_jobs,
+            deadline,
+            NameContains=prefix,
+            MaxResults=LIST_PAGE_SIZE,
+            **filters,
+            **({"NextToken": token} if token else {}),
+        )
         for summary in page.get("TrainingJobSummaries", []):
-            name = summary["TrainingJobName"]
-            if not (name == prefix if exact else name.startswith(prefix + "-")):
+            if not summary["TrainingJobName"].startswith(prefix + "-"):
                 continue
-            tags = tags_of(sm, summary["TrainingJobArn"], deadline)
+            tags = _when_readable(functools.partial(tags_of, sm, summary["TrainingJobArn"]), deadline)
+            if tags is None:
+                log(job=summary["TrainingJobName"], action="listed-job-not-readable")
+                continue
             if belongs_to_resource(tags, event):
                 found.append({**summary, "Tags": tags})
-    return found
+        token = page.get("NextToken")
+        if not token:
+            return sorted(found, key=_created, reverse=True)
 
 
 def result(job: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     """The physical id and the small ``Data`` CloudFormation keeps (never a whole Describe)."""
     name = job["TrainingJobName"]
-    output = job.get("OutputDataConfig", {}).get("S3OutputPath", "").rstrip("/")
+    output_config = job.get("OutputDataConfig", {})
+    output = output_config.get("S3OutputPath", "").rstrip("/")
+    # Uncompressed output is a prefix of files, not one archive
+    # (https://docs.aws.amazon.com/sagemaker/latest/dg/model-train-storage-uncompressed.html).
+    model = "model/" if output_config.get("CompressionType") == "NONE" else "model.tar.gz"
     data = {
         "TrainingJobName": name,
         "TrainingJobArn": job["TrainingJobArn"],
-        "ModelArtifacts": f"{output}/{name}/output/model.tar.gz",
+        "ModelArtifacts": f"{output}/{name}/output/{model}",
         "TrainingJobStatus": job.get("TrainingJobStatus", ""),
     }
     return name, data
@@ -510,11 +556,12 @@ def on_create(
             message = error.response["Error"].get("Message", "")
             if code == "ResourceInUse" or (code == "ValidationException" and NAME_TAKEN.search(message)):
                 return adopt(sm, name, event, props, deadline, responder)
-            if code == "ValidationException" and IAM_NOT_READY.search(message):
+            # A denial (an error code) or SageMaker's own message while IAM propagates: retried for a while.
+            if code in ACCESS_DENIED or (code == "ValidationException" and IAM_NOT_READY.search(message)):
                 if time.monotonic() + iam_delay > iam_deadline:
                     raise HandlerError(
                         f"CreateTrainingJob kept failing for {IAM_RETRY_SECONDS:.0f} s while IAM "
-                        f"permissions propagated; SageMaker said: {message}"
+                        f"permissions propagated; SageMaker said: {code}: {message}"
                     ) from None
                 log(event=event["RequestType"], job=name, action="retry-iam-propagation", delay=iam_delay)
                 time.sleep(iam_delay)
