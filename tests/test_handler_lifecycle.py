@@ -13,6 +13,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
+from tests.fake_sagemaker import FakeSageMaker
 from tests.handler_support import (
     PREFIX,
     REQUEST,
@@ -409,6 +410,46 @@ def test_delete_with_delete_behaviour_stops_waits_and_deletes(clock: FakeClock) 
     assert clock.slept == [handler.POLL_SECONDS, handler.POLL_SECONDS]
 
 
+def _deliver(sm: FakeSageMaker, evt: dict[str, Any]) -> dict[str, Any]:
+    sent: list[dict[str, Any]] = []
+    handler.handler(evt, Context(), client=sm, put=lambda url, body: sent.append(json.loads(body)))
+    assert len(sent) == 1, sent
+    return sent[0]
+
+
+def _warm_pool_job(sm: FakeSageMaker, removal: str = "delete") -> tuple[str, dict[str, Any]]:
+    """A Completed job of this resource that keeps an Available warm pool."""
+    properties = props(_changed(KeepAlivePeriodInSeconds=600), RemovalBehavior=removal)
+    created = _deliver(sm, event("Create", properties=properties))
+    name = created["PhysicalResourceId"]
+    sm.finish(name)
+    assert sm.describe_training_job(TrainingJobName=name)["WarmPoolStatus"] == {"Status": "Available"}
+    return name, properties
+
+
+def test_delete_behaviour_releases_the_warm_pool_then_deletes(clock: FakeClock) -> None:
+    """DeleteTrainingJob refuses a job with an Available warm pool (ResourceInUse)."""
+    sm = FakeSageMaker()
+    sm.warm_pool_release_reads = 2  # the pool shows Available a little while after its release
+    name, properties = _warm_pool_job(sm)
+    body = _deliver(sm, event("Delete", physical_id=name, properties=properties))
+    assert body["Status"] == "SUCCESS"
+    assert name not in sm.jobs
+    assert sm.calls.count("UpdateTrainingJob") == 1 and sm.calls[-1] == "DeleteTrainingJob"
+
+
+def test_delete_behaviour_retains_a_job_whose_warm_pool_outlives_the_handler(
+    clock: FakeClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sm = FakeSageMaker()
+    sm.warm_pool_release_reads = 10_000
+    name, properties = _warm_pool_job(sm)
+    body = _deliver(sm, event("Delete", physical_id=name, properties=properties))
+    assert body["Status"] == "SUCCESS"
+    assert name in sm.jobs
+    assert "retained-warm-pool-still-available" in capsys.readouterr().out
+
+
 def test_delete_never_fails_on_an_older_property_format(clock: FakeClock) -> None:
     """Version 0 properties: no SchemaVersion, the request as an object of strings."""
     name = f"{PREFIX}-0a1b2c3d"
@@ -559,6 +600,62 @@ def test_update_of_in_place_fields_calls_update_training_job(clock: FakeClock) -
     )
     body = run(evt)
     assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+
+
+def test_keep_alive_change_on_a_completed_job_with_an_available_pool_is_applied(clock: FakeClock) -> None:
+    """A keep-alive of 0 ends a Completed job's Available warm pool, and its cost."""
+    sm = FakeSageMaker()
+    name, properties = _warm_pool_job(sm, removal="stop")
+    ended = props(_changed(KeepAlivePeriodInSeconds=0), RemovalBehavior="stop")
+    body = _deliver(sm, event("Update", physical_id=name, properties=ended, old_properties=properties))
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+    assert sm.jobs[name].updates == [{"ResourceConfig": {"KeepAlivePeriodInSeconds": 0}}]
+    assert sm.describe_training_job(TrainingJobName=name)["WarmPoolStatus"] == {"Status": "Terminated"}
+
+
+def _debuggable(enabled: bool) -> dict[str, Any]:
+    return props({**REQUEST, "RemoteDebugConfig": {"EnableRemoteDebug": enabled}})
+
+
+@pytest.mark.parametrize(
+    ("status", "secondary", "old", "new", "member"),
+    [
+        ("Completed", "Completed", props(), props(_changed(KeepAlivePeriodInSeconds=600)), "KeepAlivePeriodInSeconds"),
+        ("InProgress", "Starting", _debuggable(False), _debuggable(True), "RemoteDebugConfig"),
+        # the rollback of that change, once the job uploads its model
+        ("InProgress", "Uploading", _debuggable(True), _debuggable(False), "RemoteDebugConfig"),
+    ],
+)
+def test_in_place_changes_sagemaker_would_refuse_are_reported_not_sent(
+    status: str, secondary: str, old: dict[str, Any], new: dict[str, Any], member: str, clock: FakeClock
+) -> None:
+    """RemoteDebugConfig changes only while SecondaryStatus is Downloading or Training, the keep-alive
+    only while the job runs or keeps an Available pool: otherwise SUCCESS, with what was left in Reason."""
+    sm = FakeSageMaker()
+    name = _deliver(sm, event("Create", properties=old))["PhysicalResourceId"]
+    sm.finish(name, status, SecondaryStatus=secondary)
+    body = _deliver(sm, event("Update", physical_id=name, properties=new, old_properties=old))
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+    assert member in body["Reason"] and name in body["Reason"]
+    assert "UpdateTrainingJob" not in sm.calls
+
+
+def test_an_in_place_refusal_never_fails_the_update(clock: FakeClock) -> None:
+    """Described while Training, refused by UpdateTrainingJob (the job moved on): the job stays as it is."""
+    name = f"{PREFIX}-0a1b2c3d"
+    run = Run()
+    evt = event("Update", physical_id=name, properties=_debuggable(True), old_properties=_debuggable(False))
+    run.stub.add_response("describe_training_job", description(name), {"TrainingJobName": name})
+    run.stub.add_client_error(
+        "update_training_job",
+        "ValidationException",
+        "RemoteDebugConfig can be updated only when SecondaryStatus is Downloading or Training",
+        400,
+        expected_params={"TrainingJobName": name, "RemoteDebugConfig": {"EnableRemoteDebug": True}},
+    )
+    body = run(evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+    assert "RemoteDebugConfig" in body["Reason"] and "SageMaker refused it" in body["Reason"]
 
 
 def test_rollback_update_returns_to_the_original_job_without_starting_another(clock: FakeClock) -> None:

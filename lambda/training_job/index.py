@@ -48,6 +48,10 @@ TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 REUSABLE = frozenset({"InProgress", "Completed"})
 # Members UpdateTrainingJob changes in place; every other change needs a new job.
 IN_PLACE = (("ProfilerConfig",), ("RemoteDebugConfig",), ("ResourceConfig", "KeepAlivePeriodInSeconds"))
+KEEP_ALIVE = "ResourceConfig.KeepAlivePeriodInSeconds"
+# RemoteDebugConfig is updated only in these secondary statuses
+# (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateTrainingJob.html).
+REMOTE_DEBUG_STATES = frozenset({"Downloading", "Training"})
 # CreateTrainingJob errors seen while a new role's permissions are still propagating: IAM is
 # eventually consistent, so the handler's own policy (or the role it passes) may not be effective
 # yet (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
@@ -663,26 +667,71 @@ def on_update(
     if props.gate_id and props.gate_id != old.gate_id:  # a completion gate was added
         call(sm.add_tags, deadline, ResourceArn=arn, Tags=[{"Key": TAG_GATE, "Value": props.gate_id}])
     changes = {k: v for k, v in props.in_place().items() if old.in_place().get(k) != v}
-    status = current["TrainingJobStatus"]
-    if changes and status == "InProgress":
-        update: dict[str, Any] = {"TrainingJobName": physical}
-        if "ProfilerConfig" in changes:
-            update["ProfilerConfig"] = changes["ProfilerConfig"]
-        if "RemoteDebugConfig" in changes:
-            update["RemoteDebugConfig"] = changes["RemoteDebugConfig"]
-        if "ResourceConfig.KeepAlivePeriodInSeconds" in changes:
-            update["ResourceConfig"] = {"KeepAlivePeriodInSeconds": changes["ResourceConfig.KeepAlivePeriodInSeconds"]}
-        call(sm.update_training_job, deadline, **update)
+    applied, skipped = apply_in_place(sm, current, changes, deadline)
+    for key, why in skipped.items():
+        log(event="Update", job=physical, action="in-place-change-not-applied", member=key, reason=why[:500])
+        responder.notes.append(f"{key} of {physical} left as it is: {why}")
     log(
         event="Update",
         job=physical,
         action="updated-in-place",
-        status=status,
+        status=current["TrainingJobStatus"],
         tags_added=[t["Key"] for t in added],
         tags_removed=removed,
-        in_place=sorted(changes) if status == "InProgress" else [],
+        in_place=applied,
+        in_place_not_applied=sorted(skipped),
     )
     return result(current)
+
+
+def _in_place_refusal(key: str, job: Mapping[str, Any]) -> str | None:
+    """Why SageMaker would not change ``key`` on the job in its current state, or None."""
+    status, secondary = job["TrainingJobStatus"], job.get("SecondaryStatus") or job["TrainingJobStatus"]
+    pool = (job.get("WarmPoolStatus") or {}).get("Status")
+    if key == "RemoteDebugConfig" and secondary not in REMOTE_DEBUG_STATES:
+        # https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateTrainingJob.html
+        return (
+            "SageMaker changes RemoteDebugConfig only while SecondaryStatus is Downloading or Training "
+            f"(it is {secondary})"
+        )
+    if key == KEEP_ALIVE and not (status == "InProgress" or (status == "Completed" and pool == "Available")):
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/train-warm-pools-how-to-use.html
+        return (
+            "SageMaker changes the keep-alive period only while the job runs or keeps an Available warm pool "
+            f"(the job is {status}, its warm pool {pool or 'none'})"
+        )
+    if key == "ProfilerConfig" and status != "InProgress":
+        return f"the profiler is changed only while the job runs (the job is {status})"
+    return None
+
+
+def apply_in_place(
+    sm: Client, job: Mapping[str, Any], changes: Mapping[str, Any], deadline: float
+) -> tuple[list[str], dict[str, str]]:
+    """UpdateTrainingJob with the in-place changes SageMaker accepts in the job's state; the
+    others, and why, are returned. An in-place change never fails the Update nor its rollback:
+    what cannot be changed stays as it is, and the answer's Reason and the log say so (a
+    refusal is most often a job that moved on since it was described)."""
+    update: dict[str, Any] = {"TrainingJobName": job["TrainingJobName"]}
+    skipped: dict[str, str] = {}
+    for key, value in sorted(changes.items()):
+        why = _in_place_refusal(key, job)
+        if why is not None:
+            skipped[key] = why
+        elif key == KEEP_ALIVE:
+            update["ResourceConfig"] = {"KeepAlivePeriodInSeconds": value}
+        else:
+            update[key] = value
+    applied = sorted(k for k in changes if k not in skipped)
+    if applied:
+        try:
+            call(sm.update_training_job, deadline, **update)
+        except ClientError as error:
+            if error.response["Error"].get("Code") != "ValidationException":
+                raise
+            skipped.update({key: f"SageMaker refused it ({_error_text(error)[:300]})" for key in applied})
+            applied = []
+    return applied, skipped
 
 
 def on_delete(sm: Client, event: Mapping[str, Any], props: Props | None, deadline: float) -> str:
@@ -754,28 +803,68 @@ def remove_job(sm: Client, job: Mapping[str, Any], removal: str, deadline: float
         log(event="Delete", job=name, action="left-as-is" if removal == "stop" else "delete", status=status)
     if removal != "delete":
         return
+    current: Mapping[str, Any] = job
     while status not in TERMINAL:
         if time.monotonic() + POLL_SECONDS > deadline:
             log(event="Delete", job=name, action="delete-skipped-not-terminal", status=status)
             return
         time.sleep(POLL_SECONDS)
-        current = describe(sm, name, deadline)
-        if current is None:
+        described = describe(sm, name, deadline)
+        if described is None:
             return
-        status = current["TrainingJobStatus"]
-    try:
-        call(sm.delete_training_job, deadline, TrainingJobName=name)
-        log(event="Delete", job=name, action="deleted", status=status)
-    except ClientError as error:
-        if error.response["Error"]["Code"] not in ("ValidationException", "ResourceNotFound"):
-            raise
-        log(
-            event="Delete",
-            job=name,
-            action="delete-refused",
-            status=status,
-            reason=error.response["Error"].get("Message", ""),
-        )
+        current, status = described, described["TrainingJobStatus"]
+    delete_job(sm, current, deadline)
+
+
+def delete_job(sm: Client, job: Mapping[str, Any], deadline: float) -> None:
+    """DeleteTrainingJob of a finished job, its warm pool released first.
+
+    SageMaker refuses to delete a job that keeps an Available warm pool (ResourceInUse,
+    https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DeleteTrainingJob.html); a
+    keep-alive of 0 ends the pool (https://docs.aws.amazon.com/sagemaker/latest/dg/train-warm-pools-how-to-use.html).
+    When the pool is still Available at the deadline the job is retained, and the log says so:
+    the Delete never fails for it."""
+    name, status = job["TrainingJobName"], job["TrainingJobStatus"]
+    pool, released = (job.get("WarmPoolStatus") or {}).get("Status"), False
+    while True:
+        if pool == "Available" and not released:
+            try:
+                end_pool = {"KeepAlivePeriodInSeconds": 0}
+                call(sm.update_training_job, deadline, TrainingJobName=name, ResourceConfig=end_pool)
+                log(event="Delete", job=name, action="released-warm-pool")
+            except ClientError as error:  # the pool ended on its own meanwhile
+                if error.response["Error"].get("Code") != "ValidationException":
+                    raise
+                log(event="Delete", job=name, action="warm-pool-release-refused", reason=_error_text(error)[:300])
+            released = True
+        elif pool != "Available":
+            try:
+                call(sm.delete_training_job, deadline, TrainingJobName=name)
+                log(event="Delete", job=name, action="deleted", status=status)
+                return
+            except ClientError as error:
+                code = error.response["Error"].get("Code", "")
+                if code not in ("ValidationException", "ResourceNotFound", "ResourceInUse"):
+                    raise
+                if code != "ResourceInUse":
+                    log(event="Delete", job=name, action="delete-refused", status=status, reason=_error_text(error))
+                    return
+                pool = "Available"  # the pool's status lags the refusal
+                continue
+        if time.monotonic() + POLL_SECONDS + CALL_SECONDS > deadline:
+            log(
+                event="Delete",
+                job=name,
+                action="retained-warm-pool-still-available",
+                reason="the warm pool was still Available when the handler's time ran out; the job is kept "
+                "(DeleteTrainingJob succeeds once its pool has ended)",
+            )
+            return
+        time.sleep(POLL_SECONDS)
+        described = describe(sm, name, deadline)
+        if described is None:
+            return
+        pool = (described.get("WarmPoolStatus") or {}).get("Status")
 
 
 def _props_or_none(raw: Any) -> Props | None:
@@ -914,6 +1003,8 @@ class Responder:
         self.created: tuple[str, dict[str, str]] | None = None
         # The name of a Create that may have reached SageMaker without being confirmed.
         self.unconfirmed: str | None = None
+        # What a successful answer did not do (in-place changes SageMaker would not make): its Reason.
+        self.notes: list[str] = []
 
     def create(self, sm: Client, request: Mapping[str, Any], name: str, deadline: float) -> tuple[str, dict[str, str]]:
         """One CreateTrainingJob attempt, unless the answer has gone out or is due too soon;
@@ -1061,7 +1152,7 @@ def handler(
             physical, data = on_delete(sm, event, props, deadline), {}
         else:
             raise HandlerError(f"malformed event: RequestType {request_type!r}")
-        responder.send("SUCCESS", physical, data=data)
+        responder.send("SUCCESS", physical, "; ".join(responder.notes), data=data)
     except Exception as error:  # always answer, whatever went wrong
         if isinstance(error, ClientError):
             reason = _error_text(error)
