@@ -21,10 +21,27 @@ from tests.test_handler_lifecycle import assert_contract
 
 
 @dataclass
+class Stack:
+    """DescribeStacks of the handler's own stack: CloudFormation's status, or a denial."""
+
+    status: str = "UPDATE_IN_PROGRESS"
+    denied: bool = False
+    calls: int = 0
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        self.calls += 1
+        assert StackName == STACK_ID
+        if self.denied:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "DescribeStacks")
+        return {"Stacks": [{"StackId": STACK_ID, "StackName": "Training", "StackStatus": self.status}]}
+
+
+@dataclass
 class CloudFormation:
     """Sends events the way CloudFormation does and keeps the resource's physical id."""
 
     sagemaker: FakeSageMaker
+    stack: Stack = field(default_factory=Stack)
     physical_id: str | None = None
     properties: dict[str, Any] | None = None
     responses: list[dict[str, Any]] = field(default_factory=list)
@@ -52,7 +69,13 @@ class CloudFormation:
         if old is not None:
             evt["OldResourceProperties"] = old
         sent: list[dict[str, Any]] = []
-        handler.handler(evt, Context(), client=self.sagemaker, put=lambda url, body: sent.append(json.loads(body)))
+        handler.handler(
+            evt,
+            Context(),
+            client=self.sagemaker,
+            cloudformation=self.stack,
+            put=lambda url, body: sent.append(json.loads(body)),
+        )
         assert len(sent) == 1
         assert_contract(sent[0], evt)
         if self.drop_next_response:  # the answer is lost; CloudFormation never sees it
@@ -67,10 +90,11 @@ class CloudFormation:
             self.physical_id, self.properties = response["PhysicalResourceId"], properties
         return response
 
-    def update(self, properties: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    def update(self, properties: dict[str, Any], *, rollback: bool = False) -> tuple[dict[str, Any], str]:
         """Returns the response and the physical id CloudFormation must clean up afterwards."""
         assert self.physical_id is not None and self.properties is not None
         previous = (self.physical_id, self.properties)
+        self.stack.status = "UPDATE_ROLLBACK_IN_PROGRESS" if rollback else "UPDATE_IN_PROGRESS"
         response = self._send("Update", properties, physical_id=self.physical_id, old=self.properties)
         if response["Status"] == "SUCCESS":
             self.physical_id, self.properties = response["PhysicalResourceId"], properties
@@ -108,7 +132,7 @@ def test_create_update_rollback_delete() -> None:
     assert second != first and sm.running() == sorted([first, second])
 
     # ... another resource fails, CloudFormation rolls back: Update with the old properties,
-    rollback, _ = cfn.update(original)
+    rollback, _ = cfn.update(original, rollback=True)
     assert rollback["Status"] == "SUCCESS"
     assert rollback["PhysicalResourceId"] == first, "the rollback must return to the original job"
     assert sm.calls.count("CreateTrainingJob") == 2, "the rollback must not start another job"
@@ -196,3 +220,45 @@ def test_stack_delete_with_delete_behaviour_frees_the_name() -> None:
     sm.stop_training_job = stop_and_finish  # type: ignore[method-assign]
     assert cfn.delete()["Status"] == "SUCCESS"
     assert name not in sm.jobs
+
+
+def _failed_original() -> tuple[FakeSageMaker, CloudFormation, str, str]:
+    """The original job failed; an Update replaced it, then another resource failed."""
+    sm = FakeSageMaker()
+    cfn = CloudFormation(sm)
+    cfn.create(props())
+    original = cfn.physical_id
+    assert original is not None
+    sm.finish(original, "Failed", FailureReason="AlgorithmError: out of memory")
+    response, _ = cfn.update(_two_instances())
+    assert response["Status"] == "SUCCESS"
+    return sm, cfn, original, response["PhysicalResourceId"]
+
+
+def test_a_rollback_returns_to_a_failed_original_job_without_running_it_again() -> None:
+    sm, cfn, original, replacement = _failed_original()
+    rollback, _ = cfn.update(props(), rollback=True)
+    assert (rollback["Status"], rollback["PhysicalResourceId"]) == ("SUCCESS", original)
+    assert rollback["Data"]["TrainingJobStatus"] == "Failed"
+    assert sm.calls.count("CreateTrainingJob") == 2, "the failed configuration must not run again"
+    assert cfn.stack.calls == 1
+    assert cfn.delete(physical_id=replacement, properties=_two_instances())["Status"] == "SUCCESS"
+    assert sm.running() == []
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [
+        pytest.param(Stack(status="UPDATE_IN_PROGRESS"), id="a change back, not a rollback"),
+        pytest.param(Stack(denied=True), id="DescribeStacks denied"),
+    ],
+)
+def test_outside_a_rollback_a_failed_job_of_the_same_spec_is_not_reused(stack: Stack) -> None:
+    sm, cfn, original, _ = _failed_original()
+    cfn.stack = stack
+    evt_props = props()
+    response = cfn._send("Update", evt_props, physical_id=cfn.physical_id, old=cfn.properties)
+    assert response["Status"] == "SUCCESS"
+    assert response["PhysicalResourceId"] not in (original, cfn.physical_id)
+    assert sm.calls.count("CreateTrainingJob") == 3
+    assert stack.calls == 1

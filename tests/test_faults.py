@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fault_injection import Emulator, TokenBucket, emulated
-from tests.handler_support import LOGICAL_ID, REQUEST, Context, event, handler, name_for, props
+from tests.handler_support import LOGICAL_ID, REQUEST, STACK_ID, Context, event, handler, name_for, props
 
 CREATE, DESCRIBE, STOP = "CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob"
 LIST = "ListTrainingJobs"
@@ -35,6 +35,7 @@ def run(
     evt: dict[str, Any],
     remaining_ms: int = 900_000,
     client: Any = None,
+    cloudformation: Any = None,
 ) -> dict[str, Any]:
     """One invocation; returns the one answer it delivered."""
     before = len(emulator.answers)
@@ -42,6 +43,7 @@ def run(
         {**evt, "ResponseURL": emulator.response_url()},
         Context(remaining_ms),
         client=client,
+        cloudformation=cloudformation,
     )
     assert len(emulator.answers) == before + 1, emulator.answers[before:]
     return emulator.answers[-1][1]
@@ -238,6 +240,58 @@ def test_a_rollback_rides_out_a_throttled_listing(monkeypatch: pytest.MonkeyPatc
         assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", original)
         assert len(emulator.calls(CREATE)) == 2
         assert "throttled" in [c.outcome for c in emulator.calls(LIST)]
+
+
+# ----- a failed Update's lost Create ---------------------------------------------------------
+
+
+class _RollingBack:
+    """DescribeStacks of the handler's stack while CloudFormation rolls it back."""
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        assert StackName == STACK_ID
+        return {
+            "Stacks": [{"StackId": STACK_ID, "StackName": "Training", "StackStatus": "UPDATE_ROLLBACK_IN_PROGRESS"}]
+        }
+
+
+def _fail_a_replacement(emulator: Emulator, read_lag: float) -> tuple[str, dict[str, Any]]:
+    """An Update whose CreateTrainingJob answer is lost and whose job stays unreadable until the
+    deadline: FAILED, the previous job kept. Returns that job and the Update."""
+    original = run(emulator, event("Create"))["PhysicalResourceId"]
+    emulator.settle()
+    emulator.faults.drop[CREATE] = 1
+    emulator.faults.read_lag = read_lag
+    update = event("Update", physical_id=original, properties=_two_instances(), old_properties=props())
+    answer = run(emulator, update, remaining_ms=90_000)
+    assert (answer["Status"], answer["PhysicalResourceId"]) == ("FAILED", original)
+    return original, update
+
+
+def test_a_rollback_stops_the_job_a_failed_updates_lost_create_left_running(
+    monkeypatch: pytest.MonkeyPatch, quiet: None
+) -> None:
+    with emulated(monkeypatch, handler, speed=30) as emulator:
+        original, update = _fail_a_replacement(emulator, read_lag=120.0)
+        orphan = name_for(update)
+        assert emulator.running() == sorted([original, orphan])  # it started; nobody owns it
+        assert emulator.clock.monotonic() < emulator.readable_at(orphan)  # listed, not yet readable
+        rollback = event("Update", physical_id=original, properties=props(), old_properties=_two_instances())
+        answer = run(emulator, rollback, cloudformation=_RollingBack())
+        assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", original)
+        assert emulator.running() == [original]
+        assert [c.name for c in emulator.calls(STOP)] == [orphan]
+
+
+def test_a_failed_update_stops_the_job_its_lost_create_started_once_it_is_readable(
+    monkeypatch: pytest.MonkeyPatch, quiet: None
+) -> None:
+    """Readable after the FAILED answer, before the invocation ends: stopped by the Update itself."""
+    with emulated(monkeypatch, handler, speed=30) as emulator:
+        original, update = _fail_a_replacement(emulator, read_lag=45.0)
+        assert emulator.running() == [original]
+        assert [c.name for c in emulator.calls(STOP)] == [name_for(update)]
+        assert all(c.at > emulator.answers[-1][0] for c in emulator.calls(STOP))
 
 
 # ----- the answer ----------------------------------------------------------------------

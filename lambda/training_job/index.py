@@ -60,6 +60,11 @@ ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied"})
 IAM_RETRY_SECONDS = 120.0
 # ListTrainingJobs' largest page (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ListTrainingJobs.html).
 LIST_PAGE_SIZE = 100
+# The stack status during which CloudFormation sends rollback Updates
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Stack.html).
+ROLLBACK_STATUS = "UPDATE_ROLLBACK_IN_PROGRESS"
+# How long DescribeStacks may be retried before the rollback check gives up (and changes nothing).
+ROLLBACK_CHECK_SECONDS = 60.0
 # CreateTrainingJob rejects a taken name with ResourceInUse (older answers: a ValidationException).
 NAME_TAKEN = re.compile(r"must be unique|already exists", re.IGNORECASE)
 RESPONSE_LIMIT = 4096
@@ -457,6 +462,23 @@ def jobs_of_resource(
     return owned_jobs(sm, props.name_prefix, event, deadline, **filters)
 
 
+def resource_jobs(
+    sm: Client, event: Mapping[str, Any], deadline: float, *configs: Props | None
+) -> list[dict[str, Any]]:
+    """This resource's jobs under the names of each configuration (each name or namespace read
+    once), newest first."""
+    jobs: dict[str, dict[str, Any]] = {}
+    read: set[str] = set()
+    for config in configs:
+        key = None if config is None else config.fixed_name or config.name_prefix + "-*"
+        if config is None or key is None or key in read:
+            continue
+        read.add(key)
+        for job in jobs_of_resource(sm, config, event, deadline):
+            jobs.setdefault(job["TrainingJobName"], job)
+    return sorted(jobs.values(), key=_created, reverse=True)
+
+
 def _created(job: Mapping[str, Any]) -> float:
     created = job.get("CreationTime")
     return float(created.timestamp()) if isinstance(created, datetime) else float(created or 0)
@@ -627,31 +649,55 @@ def adopt(
     )
 
 
+class Rollback:
+    """Whether CloudFormation is rolling this stack back: DescribeStacks of the handler's own
+    stack, asked once per invocation and only when the answer changes what the Update does.
+
+    ``None`` when the status cannot be read (no permission, no endpoint): the Update then does
+    what it does outside a rollback."""
+
+    def __init__(self, cloudformation: Callable[[], Client], stack_id: str, deadline: float) -> None:
+        self._cloudformation = cloudformation
+        self._stack_id = stack_id
+        self._deadline = deadline
+        self._answer: bool | None = None
+        self._asked = False
+
+    def __call__(self) -> bool | None:
+        if not self._asked:
+            self._asked = True
+            self._answer = self._ask()
+        return self._answer
+
+    def _ask(self) -> bool | None:
+        deadline = min(self._deadline, time.monotonic() + ROLLBACK_CHECK_SECONDS)
+        try:
+            client = self._cloudformation()
+            stacks = call(client.describe_stacks, deadline, StackName=self._stack_id)["Stacks"]
+            status = str(stacks[0]["StackStatus"])
+        except Exception as error:  # denied, unreachable, malformed: behave as outside a rollback
+            log(action="stack-status-unknown", error=_error_text(error)[:300])
+            return None
+        log(action="read-stack-status", stack_status=status)
+        return status == ROLLBACK_STATUS
+
+
+def _not_a_rollback() -> bool | None:
+    return None
+
+
 def on_update(
-    sm: Client, event: Mapping[str, Any], props: Props, deadline: float, responder: Responder
+    sm: Client,
+    event: Mapping[str, Any],
+    props: Props,
+    deadline: float,
+    responder: Responder,
+    rollback: Callable[[], bool | None] = _not_a_rollback,
 ) -> tuple[str, dict[str, str]]:
     physical = str(event["PhysicalResourceId"])
     old = _props_or_none(event.get("OldResourceProperties"))
     if old is None or not issued_by_us(physical, old) or old.immutable() != props.immutable():
-        # A new job, unless a running or completed job of this resource already has this spec
-        # (the rollback Update after a failed replacement finds the original job this way).
-        for job in jobs_of_resource(sm, props, event, deadline):
-            if job["Tags"].get(TAG_SPEC) == props.spec_hash() and job["TrainingJobStatus"] in REUSABLE:
-                found = describe(sm, job["TrainingJobName"], deadline)
-                if found is not None:
-                    log(
-                        event="Update",
-                        job=job["TrainingJobName"],
-                        action="reused-job-with-same-spec",
-                        status=found["TrainingJobStatus"],
-                    )
-                    return result(found)
-        if props.fixed_name and old is not None and old.fixed_name == props.fixed_name:
-            raise HandlerError(
-                f"the job changed but its fixed name {props.fixed_name} is taken by the current job; "
-                "change training_job_name (or remove it to generate names) to start a new job"
-            )
-        return on_create(sm, event, props, deadline, responder)
+        return replace(sm, event, props, old, deadline, responder, rollback)
 
     current = describe(sm, physical, deadline)
     if current is None:
@@ -682,6 +728,90 @@ def on_update(
         in_place_not_applied=sorted(skipped),
     )
     return result(current)
+
+
+def replace(
+    sm: Client,
+    event: Mapping[str, Any],
+    props: Props,
+    old: Props | None,
+    deadline: float,
+    responder: Responder,
+    rollback: Callable[[], bool | None],
+) -> tuple[str, dict[str, str]]:
+    """The job changed: return to a job of this resource with the new spec, or start one.
+
+    A running or completed job with the new spec is reused (a spec changed back reuses its
+    artifacts). During a rollback the previous job is returned to whatever its status: a failed
+    or stopped original is not started again. Returning to a job in a rollback also stops what a
+    failed Update may have left running (a Create whose answer was lost)."""
+    spec = props.spec_hash()
+    jobs = resource_jobs(sm, event, deadline, props, old)
+    same = [job for job in jobs if job["Tags"].get(TAG_SPEC) == spec]
+    chosen = next((job for job in same if job["TrainingJobStatus"] in REUSABLE), None)
+    if chosen is None and same and rollback():
+        chosen = same[0]  # the newest: the job this resource had before the failed Update
+    if chosen is not None:
+        found = describe(sm, chosen["TrainingJobName"], deadline)
+        if found is not None:
+            log(
+                event="Update",
+                job=chosen["TrainingJobName"],
+                action="reused-job-with-same-spec" if found["TrainingJobStatus"] in REUSABLE else "returned-to-job",
+                status=found["TrainingJobStatus"],
+            )
+            if old is not None:
+                stop_orphans(sm, jobs, chosen, old, event, deadline, rollback)
+            return result(found)
+    if props.fixed_name and old is not None and old.fixed_name == props.fixed_name:
+        raise HandlerError(
+            f"the job changed but its fixed name {props.fixed_name} is taken by the current job; "
+            "change training_job_name (or remove it to generate names) to start a new job"
+        )
+    return on_create(sm, event, props, deadline, responder)
+
+
+def stop_orphans(
+    sm: Client,
+    jobs: list[dict[str, Any]],
+    chosen: Mapping[str, Any],
+    old: Props,
+    event: Mapping[str, Any],
+    deadline: float,
+    rollback: Callable[[], bool | None],
+) -> None:
+    """In a rollback, stops the running jobs of the configuration rolled back from that
+    CloudFormation does not know: started by another request than the job returned to, and not
+    the physical id it will clean up itself (its removal behaviour applies to that one)."""
+    keep = {str(chosen["TrainingJobName"]), str(event["PhysicalResourceId"])}
+    orphans = [
+        job
+        for job in jobs
+        if job["TrainingJobStatus"] == "InProgress"
+        and job["TrainingJobName"] not in keep
+        and job["Tags"].get(TAG_REQUEST) != chosen["Tags"].get(TAG_REQUEST)
+        and job["Tags"].get(TAG_SPEC) == old.spec_hash()
+    ]
+    if not orphans:
+        return
+    if not rollback():
+        log(
+            event="Update",
+            action="left-other-running-jobs",
+            jobs=[job["TrainingJobName"] for job in orphans],
+            reason="not a rollback (or the stack's status could not be read)",
+        )
+        return
+    for summary in orphans:
+        job = _when_readable(functools.partial(describe, sm, summary["TrainingJobName"]), deadline)
+        if job is not None:
+            log(
+                event="Update",
+                job=job["TrainingJobName"],
+                action="stopping-orphan-of-failed-update",
+                request_id=summary["Tags"].get(TAG_REQUEST),
+            )
+            remove_job(sm, job, "stop", deadline)
 
 
 def _in_place_refusal(key: str, job: Mapping[str, Any]) -> str | None:
@@ -1075,6 +1205,25 @@ def _fallback_physical_id(event: Mapping[str, Any], props: Props | None, respond
     return str(event.get("PhysicalResourceId") or NOT_CREATED + str(event.get("RequestId", "unknown")))
 
 
+def stop_unconfirmed(sm: Client, event: Mapping[str, Any], name: str, until: float) -> None:
+    """After a FAILED Update (which keeps the previous physical id): looks, while the invocation
+    lasts, for the job its unconfirmed CreateTrainingJob may have started, and stops it. Best
+    effort (SageMaker's reads lag its writes): the rollback Update looks again."""
+    try:
+        job = await_visible(lambda: describe(sm, name, until), until)
+        if job is None:
+            log(event="Update", job=name, action="unconfirmed-job-not-readable-yet", reason="the rollback looks again")
+            return
+        tags = tags_of(sm, job["TrainingJobArn"], until)
+        if not belongs_to_resource(tags, event) or tags.get(TAG_REQUEST) != event["RequestId"]:
+            log(event="Update", job=name, action="unconfirmed-name-is-another-job")
+            return
+        log(event="Update", job=name, action="stopping-job-of-failed-update", status=job["TrainingJobStatus"])
+        remove_job(sm, job, "stop", until)
+    except Exception as error:  # the answer is out; nothing here may change it
+        log(event="Update", job=name, action="unconfirmed-job-cleanup-failed", error=_error_text(error)[:300])
+
+
 def _remaining_seconds(context: Any) -> float:
     return context.get_remaining_time_in_millis() / 1000.0 if context is not None else 900.0
 
@@ -1093,7 +1242,8 @@ def handler(
     (every path is idempotent) instead of CloudFormation waiting out its timeout.
     """
     remaining = _remaining_seconds(context)
-    deadline = time.monotonic() + remaining - 3 * TIMEOUT_MARGIN_SECONDS
+    started = time.monotonic()
+    deadline = started + remaining - 3 * TIMEOUT_MARGIN_SECONDS
     if isinstance(event, Mapping) and event.get("detail-type") == STATE_CHANGE:
         on_state_change(
             event,
@@ -1122,6 +1272,7 @@ def handler(
             responder.send("FAILED", _fallback_physical_id(event, None, responder), reason)
         return
     props: Props | None = None
+    sm: Client | None = None
     timer = threading.Timer(
         max(remaining - TIMEOUT_MARGIN_SECONDS, 0.1),
         lambda: responder.expire(remaining, _fallback_physical_id(event, props, responder)),
@@ -1145,7 +1296,10 @@ def handler(
         elif request_type == "Update":
             if not isinstance(event.get("PhysicalResourceId"), str):
                 raise HandlerError("malformed event: PhysicalResourceId missing")
-            physical, data = on_update(sm, event, props, deadline, responder)  # type: ignore[arg-type]
+            rollback = Rollback(
+                lambda: cloudformation or make_client("cloudformation"), own_stack_id() or event["StackId"], deadline
+            )
+            physical, data = on_update(sm, event, props, deadline, responder, rollback)  # type: ignore[arg-type]
         elif request_type == "Delete":
             if not isinstance(event.get("PhysicalResourceId"), str):
                 raise HandlerError("malformed event: PhysicalResourceId missing")
@@ -1165,6 +1319,9 @@ def handler(
             reason = f"internal error ({type(error).__name__}: {error})"
         log(action="failed", event=event.get("RequestType"), reason=reason[:1000])
         responder.send("FAILED", _fallback_physical_id(event, props, responder), reason)
+        if event.get("RequestType") == "Update" and responder.unconfirmed and sm is not None:
+            # The answer keeps the previous job; what this Update's lost Create started is nobody's.
+            stop_unconfirmed(sm, event, responder.unconfirmed, started + remaining - TIMEOUT_MARGIN_SECONDS / 5)
     finally:
         timer.cancel()
     if responder.undelivered is not None:
