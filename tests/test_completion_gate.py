@@ -114,7 +114,12 @@ def test_a_forged_status_and_tags_in_the_event_release_nothing() -> None:
     """The event claims Completed, this gate's tag and an attacker's model; SageMaker says it runs."""
     evt = _routed("Completed", Tags={handler.TAG_GATE: "gate-1", handler.TAG_STACK: STACK_ID})
     evt["detail"]["ModelArtifacts"] = {"S3ModelArtifacts": "s3://attacker/model.tar.gz"}
-    assert _deliver(evt, _sagemaker("job-1", "InProgress")) == []
+    sent: list[tuple[str, dict[str, Any]]] = []
+    with pytest.raises(handler.EventAheadOfSageMaker):  # as an early event: Lambda retries it, nothing is released
+        handler.handler(
+            evt, None, client=_sagemaker("job-1", "InProgress"), cloudformation=_Stack(), put=lambda *a: sent.append(a)
+        )
+    assert sent == []
     assert _deliver(evt, _sagemaker("job-1", "Completed", gate="gate-other")) == []
     ((_, signal),) = _deliver(evt, _sagemaker("job-1", "Completed"))
     assert signal["Data"] == "s3://out/jobs/job-1/output/model.tar.gz"  # SageMaker's, not the event's
@@ -200,6 +205,24 @@ def _as_the_rule_delivers(status: str, name: str = "job-1") -> dict[str, Any]:
         "detail": {"TrainingJobName": name, "TrainingJobStatus": status},
         "Gate": GATE,
     }
+
+
+def test_the_rules_event_of_name_and_status_is_all_the_handler_needs() -> None:
+    ((url, signal),) = _deliver(_as_the_rule_delivers("Completed"), _sagemaker("job-1", "Completed"))
+    assert (url, signal["Status"], signal["Data"]) == (HANDLE_URL, "SUCCESS", "s3://out/jobs/job-1/output/model.tar.gz")
+
+
+def test_a_finished_event_ahead_of_sagemakers_reads_fails_so_that_lambda_delivers_it_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Describe still says InProgress: returning would leave the gate waiting out its whole timeout."""
+    sm = _sagemaker("job-1", "InProgress")
+    with pytest.raises(handler.EventAheadOfSageMaker):
+        _deliver(_as_the_rule_delivers("Completed"), sm)
+    assert "event-ahead-of-sagemaker-retry" in capsys.readouterr().out
+    sm.finish("job-1", "Completed", SecondaryStatus="Completed")  # Lambda's retry, a minute later
+    ((_, signal),) = _deliver(_as_the_rule_delivers("Completed"), sm)
+    assert signal["Status"] == "SUCCESS"
 
 
 def test_uncompressed_output_releases_the_gate_with_the_prefix_the_resource_answered(

@@ -294,6 +294,26 @@ def test_a_failed_update_stops_the_job_its_lost_create_started_once_it_is_readab
         assert all(c.at > emulator.answers[-1][0] for c in emulator.calls(STOP))
 
 
+# ----- the completion gate's check ------------------------------------------------------------
+
+
+def test_the_gate_check_rides_out_read_lag_of_the_job_just_created(
+    monkeypatch: pytest.MonkeyPatch, quiet: None
+) -> None:
+    with emulated(monkeypatch, handler, speed=10) as emulator:
+        emulator.faults.read_lag = 20.0
+        job = run(emulator, event("Create", properties=props(GateId="gate-1")))["PhysicalResourceId"]
+        check = event(
+            "Create",
+            properties={"TrainingJobName": job, "Handle": emulator.response_url("handle"), "GateId": "gate-1"},
+        )
+        check["ResourceType"] = handler.GATE_TYPE
+        answer = run(emulator, check)
+        assert answer["Status"] == "SUCCESS", answer
+        assert answer["Data"] == {"TrainingJobStatus": "InProgress"}
+        assert emulator.calls(DESCRIBE)[0].outcome == "ValidationException"  # the lag was met, and waited out
+
+
 # ----- the answer ----------------------------------------------------------------------
 
 

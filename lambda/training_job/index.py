@@ -1029,15 +1029,25 @@ def signal_gate(put: Put, handle_url: str, job: Mapping[str, Any]) -> str | None
     return outcome
 
 
+class EventAheadOfSageMaker(Exception):
+    """A state change says the job finished, SageMaker still says it runs: failing the invocation
+    makes Lambda retry the asynchronous event (twice, about 1 and 2 minutes later:
+    https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html)."""
+
+
 def on_state_change(
     event: Mapping[str, Any], sm: Client, cloudformation: Client, put: Put, deadline: float
 ) -> str | None:
     """An EventBridge "SageMaker Training Job State Change", routed with this job's gate.
 
-    The event only names the job: its status, tags and artifacts are read from SageMaker, so a
-    forged event cannot release a gate. Only the job carrying the gate's id (and this stack's
-    identity) releases it: other jobs, including the previous job of a replaced resource, are
-    ignored; duplicates re-send the same signal.
+    The event only names the job (only ``detail.TrainingJobName`` and ``detail.TrainingJobStatus``
+    are read): its status, tags and artifacts are read from SageMaker, so a forged event cannot
+    release a gate. Only the job carrying the gate's id (and this stack's identity) releases it:
+    other jobs, including the previous job of a replaced resource, are ignored; duplicates
+    re-send the same signal (SageMaker's events may repeat:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/automating-sagemaker-with-eventbridge.html).
+    An event ahead of SageMaker's reads (it says finished, Describe says running) raises, so that
+    Lambda delivers it again instead of the gate waiting out its timeout.
     """
     detail, gate = event.get("detail"), event.get("Gate")
     name = detail.get("TrainingJobName") if isinstance(detail, Mapping) else None
@@ -1059,14 +1069,25 @@ def on_state_change(
         log(event="StateChange", job=name, action="ignored-not-finished", status=detail.get("TrainingJobStatus"))
         return None
     job = _describe_if_allowed(sm, name, deadline)
-    if job is None or job["TrainingJobStatus"] not in TERMINAL:
-        status = job["TrainingJobStatus"] if job else None
-        log(event="StateChange", job=name, action="ignored-not-finished-per-sagemaker", status=status)
+    if job is None:
+        log(event="StateChange", job=name, action="ignored-unknown-job")
         return None
     tags = tags_of(sm, job["TrainingJobArn"], deadline)
     if tags.get(TAG_GATE) != gate["Id"] or tags.get(TAG_STACK) != own:
         log(event="StateChange", job=name, action="ignored-other-gate", status=job["TrainingJobStatus"])
         return None
+    if job["TrainingJobStatus"] not in TERMINAL:
+        log(
+            event="StateChange",
+            job=name,
+            action="event-ahead-of-sagemaker-retry",
+            event_status=detail.get("TrainingJobStatus"),
+            status=job["TrainingJobStatus"],
+        )
+        raise EventAheadOfSageMaker(
+            f"the event says training job {name} is {detail.get('TrainingJobStatus')}, SageMaker still says "
+            f"{job['TrainingJobStatus']}: failing so that Lambda delivers the event again"
+        )
     # The rule carries where the wait handle is, not its presigned URL.
     handle = call(
         cloudformation.describe_stack_resource, deadline, StackName=own, LogicalResourceId=gate["HandleLogicalId"]
@@ -1087,10 +1108,14 @@ def on_gate(sm: Client, event: Mapping[str, Any], put: Put, deadline: float) -> 
     own = own_stack_id() or event["StackId"]
     if not allowed_handle_url(handle, own):
         raise HandlerError("malformed gate properties: Handle is not a wait condition handle of this stack's region")
-    job = describe(sm, name, deadline)
+    # The job was created just before this resource: "not found" is read lag, as after a Create.
+    lag_deadline = min(deadline, time.monotonic() + LAG_SECONDS)
+    job = await_visible(lambda: describe(sm, name, lag_deadline), lag_deadline)
     if job is None:
-        raise HandlerError(f"training job {name} does not exist, so it cannot complete")
-    tags = tags_of(sm, job["TrainingJobArn"], deadline)
+        raise HandlerError(f"training job {name} could not be read in {LAG_SECONDS:.0f} s, so it cannot complete")
+    tags = await_visible(lambda: tags_of(sm, job["TrainingJobArn"], lag_deadline), lag_deadline)
+    if tags is None:
+        raise HandlerError(f"the tags of training job {name} could not be read in {LAG_SECONDS:.0f} s")
     if tags.get(TAG_STACK) != own or tags.get(TAG_GATE) != props.get("GateId"):
         raise HandlerError(f"training job {name} is not the job of this gate")
     outcome = signal_gate(put, handle, job)
