@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
+from botocore.exceptions import ClientError
 
 from tests.fake_sagemaker import FakeSageMaker
 from tests.handler_support import (
@@ -448,6 +449,25 @@ def test_delete_behaviour_retains_a_job_whose_warm_pool_outlives_the_handler(
     assert body["Status"] == "SUCCESS"
     assert name in sm.jobs
     assert "retained-warm-pool-still-available" in capsys.readouterr().out
+
+
+def test_delete_behaviour_retains_a_job_whose_warm_pool_release_is_denied(
+    clock: FakeClock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handler's policy may no longer allow that keep-alive change: the Delete still succeeds."""
+    sm = FakeSageMaker()
+    name, properties = _warm_pool_job(sm)
+
+    def denied(**kwargs: Any) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "UpdateTrainingJob"
+        )
+
+    monkeypatch.setattr(sm, "update_training_job", denied)
+    body = _deliver(sm, event("Delete", physical_id=name, properties=properties))
+    assert body["Status"] == "SUCCESS"
+    assert name in sm.jobs
+    assert "retained-warm-pool-release-denied" in capsys.readouterr().out
 
 
 def test_delete_never_fails_on_an_older_property_format(clock: FakeClock) -> None:

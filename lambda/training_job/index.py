@@ -962,9 +962,18 @@ def delete_job(sm: Client, job: Mapping[str, Any], deadline: float) -> None:
                 end_pool = {"KeepAlivePeriodInSeconds": 0}
                 call(sm.update_training_job, deadline, TrainingJobName=name, ResourceConfig=end_pool)
                 log(event="Delete", job=name, action="released-warm-pool")
-            except ClientError as error:  # the pool ended on its own meanwhile
+            except ClientError as error:
+                if error.response["Error"].get("Code") in ACCESS_DENIED:  # e.g. a keep-alive no longer allowed
+                    log(
+                        event="Delete",
+                        job=name,
+                        action="retained-warm-pool-release-denied",
+                        reason=_error_text(error)[:300],
+                    )
+                    return
                 if error.response["Error"].get("Code") != "ValidationException":
                     raise
+                # the pool ended on its own meanwhile
                 log(event="Delete", job=name, action="warm-pool-release-refused", reason=_error_text(error)[:300])
             released = True
         elif pool != "Available":
