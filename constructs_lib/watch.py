@@ -3,11 +3,10 @@
     python -m constructs_lib.watch STACK [JOB ...] [--region R] [--interval SECONDS]
 
 finds the stack's ``Custom::SageMakerTrainingJob`` resources (JOB narrows them by logical id,
-construct path or job name), then for each job prints its status and every secondary status
-transition as it happens, and streams its CloudWatch log lines (``/aws/sagemaker/TrainingJobs``,
-one stream per instance), until the job ends. In a terminal the current status stays on one
-updating line; otherwise (CI, a pipe) plain lines only. Exit code 0 when every job completed;
-1 with SageMaker's failure reason when one failed or stopped; 2 when no job was found.
+construct path or job name), then for each job prints its status, and every secondary status
+transition and CloudWatch log line (``/aws/sagemaker/TrainingJobs``, one stream per instance) in
+time order, until the job ends. In a terminal the current status stays on one updating line;
+otherwise (CI, a pipe) plain lines only. Exit codes: see ``EXIT_CODES``.
 """
 
 from __future__ import annotations
@@ -16,12 +15,14 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import botocore.config
+import botocore.exceptions
 import botocore.session
 
 _RETRIES = botocore.config.Config(retries={"mode": "standard", "max_attempts": 10})
@@ -30,6 +31,20 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDED = ("Completed", "Failed", "Stopped")
 NOT_CREATED = ("unconfirmed:", "not-created:")  # the handler's physical ids for jobs never confirmed
 JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+
+COMPLETED, FAILED, NO_JOB, NO_STACK, UNREACHABLE, REFUSED = 0, 1, 2, 3, 4, 5
+EXIT_CODES = {
+    COMPLETED: "every job completed",
+    FAILED: "a job failed or stopped (SageMaker's reason is printed)",
+    NO_JOB: "the stack has no training job (or none matches JOB)",
+    NO_STACK: "the stack does not exist in the region",
+    UNREACHABLE: "AWS could not be reached (no endpoint, no region or no credentials)",
+    REFUSED: "AWS refused a call (for example access denied); the message names it",
+}
+DESCRIPTION = (
+    "Follow a stack's training jobs to their end: status, secondary status transitions and the CloudWatch "
+    "log lines of every instance, in time order, as the SageMaker Python SDK's fit(logs=True) shows them."
+)
 
 
 def stack_jobs(cloudformation: Any, sagemaker: Any, stack: str, wanted: Sequence[str] = ()) -> list[str]:
@@ -74,8 +89,9 @@ class _Logs:
     job: str
     tokens: dict[str, str | None] = field(default_factory=dict)
 
-    def new_lines(self) -> list[tuple[str, str]]:
-        lines: list[tuple[str, str]] = []
+    def new_lines(self) -> list[tuple[float, str, str]]:
+        """The lines written since the last call: (time in seconds, instance, message)."""
+        lines: list[tuple[float, str, str]] = []
         try:
             streams = self.client.describe_log_streams(logGroupName=LOG_GROUP, logStreamNamePrefix=f"{self.job}/")
         except self.client.exceptions.ResourceNotFoundException:
@@ -88,11 +104,12 @@ class _Logs:
                     kwargs["nextToken"] = self.tokens[name]
                 page = self.client.get_log_events(**kwargs)
                 events = page.get("events", [])
-                lines += [(name.split("/", 1)[-1], event["message"]) for event in events]
+                host = name.split("/", 1)[-1]
+                lines += [(event.get("timestamp", 0) / 1000, host, event["message"]) for event in events]
                 previous, self.tokens[name] = self.tokens.get(name), page.get("nextForwardToken")
                 if not events or self.tokens[name] == previous:
                     break
-        return lines
+        return sorted(lines, key=lambda line: line[0])  # the instances' lines interleaved by time
 
 
 class _Display:
@@ -139,9 +156,20 @@ def follow(
     status = ""
     log_reader = _Logs(logs, job)
 
-    def show_logs() -> None:
-        for stream, message in log_reader.new_lines():
-            display.line(f"[{stream}] {message}")
+    def show(transitions: list[dict[str, Any]]) -> None:
+        """The new transitions and log lines, merged in time order (a transition before the lines
+        of the same moment; one without a time keeps its place among the transitions)."""
+        entries: list[tuple[float, int, int, str]] = []
+        last = float("-inf")
+        for index, transition in enumerate(transitions):
+            when = _seconds(transition.get("StartTime"))
+            last = when if when is not None else last
+            message = transition.get("StatusMessage", "")
+            entries.append((last, 0, index, f"{job}: {transition['Status']}" + (f" - {message}" if message else "")))
+        for index, (when, stream, message) in enumerate(log_reader.new_lines()):
+            entries.append((when, 1, index, f"[{stream}] {message}"))
+        for *_, text in sorted(entries):
+            display.line(text)
 
     started = time.monotonic()
     while True:
@@ -150,17 +178,14 @@ def follow(
             status = description["TrainingJobStatus"]
             display.line(f"{job}: {status}")
         transitions = description.get("SecondaryStatusTransitions", [])
-        for transition in transitions[seen:]:
-            message = transition.get("StatusMessage", "")
-            display.line(f"{job}: {transition['Status']}" + (f" - {message}" if message else ""))
+        show(transitions[seen:])
         seen = len(transitions)
-        show_logs()
         elapsed = int(time.monotonic() - started)
         display.update(
             f"{job}: {status} / {description.get('SecondaryStatus', '')} ({elapsed // 60}m{elapsed % 60:02d}s)"
         )
         if status in ENDED:
-            show_logs()  # the last lines, written after the end
+            show([])  # the last lines, written after the end
             display.done()
             if status == "Completed":
                 display.line(
@@ -172,8 +197,26 @@ def follow(
         sleep(interval)
 
 
+def _seconds(value: Any) -> float | None:
+    """A time of SageMaker's answer (a datetime, or seconds) in seconds since the epoch."""
+    if value is None:
+        return None
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, session: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m constructs_lib.watch", description=__doc__.split("\n")[0])
+    epilog = "exit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m constructs_lib.watch",
+        description=textwrap.fill(DESCRIPTION, 79),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("stack", help="the CloudFormation stack's name")
     parser.add_argument("jobs", nargs="*", help="logical ids, construct paths or job names (default: all)")
     parser.add_argument("--region", help="default: the AWS configuration's")
@@ -185,13 +228,30 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, session: A
         # Standard retries ride out throttling while many jobs (or watchers) poll the same account.
         return session.create_client(service, region_name=args.region, config=_RETRIES)
 
-    sagemaker, logs = client("sagemaker"), client("logs")
-    names = stack_jobs(client("cloudformation"), sagemaker, args.stack, args.jobs)
-    if not names:
-        print(f"no training job found in stack {args.stack}", file=out)
-        return 2
-    results = [follow(sagemaker, logs, name, out, interval=args.interval) for name in names]
-    return 0 if all(results) else 1
+    try:
+        sagemaker, logs = client("sagemaker"), client("logs")
+        names = stack_jobs(client("cloudformation"), sagemaker, args.stack, args.jobs)
+        if not names:
+            print(f"no training job found in stack {args.stack}", file=out)
+            return NO_JOB
+        results = [follow(sagemaker, logs, name, out, interval=args.interval) for name in names]
+    except botocore.exceptions.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", str(error))
+        if code == "ValidationError" and "does not exist" in message:
+            print(f"stack {args.stack} not found: {message}", file=out)
+            return NO_STACK
+        print(f"AWS refused {error.operation_name}: {code}: {message}", file=out)
+        return REFUSED
+    except (
+        botocore.exceptions.EndpointConnectionError,
+        botocore.exceptions.ConnectionError,
+        botocore.exceptions.NoRegionError,
+        botocore.exceptions.NoCredentialsError,
+    ) as error:
+        print(f"cannot reach AWS: {error}", file=out)
+        return UNREACHABLE
+    return COMPLETED if all(results) else FAILED
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.config
 import botocore.session
 import pytest
 from botocore.stub import Stubber
@@ -199,3 +200,96 @@ def test_the_command_exits_0_when_every_job_completed_and_1_when_one_did_not(
     out = io.StringIO()
     assert watch.main(["ScriptMode", "--interval", "0"], out=out, session=_session(sagemaker=stopped)) == 1
     assert "cli-1: Stopped: MaxRuntimeExceeded" in out.getvalue()
+
+
+class _Logs:
+    """CloudWatch Logs with two instances' lines at given times (milliseconds)."""
+
+    class exceptions:
+        ResourceNotFoundException = KeyError
+
+    def __init__(self, streams: dict[str, list[tuple[int, str]]]) -> None:
+        self.streams = streams
+        self.read: set[str] = set()
+
+    def describe_log_streams(self, **_: Any) -> dict[str, Any]:
+        return {"logStreams": [{"logStreamName": name} for name in self.streams]}
+
+    def get_log_events(self, logStreamName: str, **kwargs: Any) -> dict[str, Any]:
+        if logStreamName in self.read:
+            return {"events": [], "nextForwardToken": kwargs.get("nextToken")}
+        self.read.add(logStreamName)
+        events = [{"timestamp": t, "message": m} for t, m in self.streams[logStreamName]]
+        return {"events": events, "nextForwardToken": f"f/{logStreamName}"}
+
+
+def test_log_lines_and_transitions_come_out_in_time_order() -> None:
+    from datetime import UTC, datetime
+
+    def at(second: int) -> datetime:
+        return datetime(2026, 11, 27, 10, 0, second, tzinfo=UTC)
+
+    def ms(second: int) -> int:
+        return int(at(second).timestamp() * 1000)
+
+    transitions = [
+        {"Status": "Starting", "StartTime": at(0)},
+        {"Status": "Downloading", "StartTime": at(2)},
+        {"Status": "Training", "StartTime": at(4)},
+        {"Status": "Uploading", "StartTime": at(8)},
+        {"Status": "Completed", "StartTime": at(9)},
+    ]
+    done = {
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "SecondaryStatusTransitions": transitions,
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://out/job-1/output/model.tar.gz"},
+    }
+    logs = _Logs(
+        {
+            "job-1/algo-1-1": [(ms(3), "algo-1 downloading"), (ms(5), "algo-1 epoch 1"), (ms(7), "algo-1 epoch 2")],
+            "job-1/algo-2-1": [(ms(6), "algo-2 epoch 1")],
+        }
+    )
+    out = io.StringIO()
+    assert watch.follow(_Scripted([done]), logs, "job-1", out, sleep=lambda _: None)
+    assert out.getvalue().splitlines() == [
+        "job-1: Completed",
+        "job-1: Starting",
+        "job-1: Downloading",
+        "[algo-1-1] algo-1 downloading",
+        "job-1: Training",
+        "[algo-1-1] algo-1 epoch 1",
+        "[algo-2-1] algo-2 epoch 1",
+        "[algo-1-1] algo-1 epoch 2",
+        "job-1: Uploading",
+        "job-1: Completed",
+        "job-1: Completed; model: s3://out/job-1/output/model.tar.gz",
+    ]
+
+
+def test_a_missing_stack_is_one_line_and_exit_code_3(aws: None) -> None:
+    out = io.StringIO()
+    assert watch.main(["Nowhere", "--interval", "0"], out=out, session=_session()) == watch.NO_STACK == 3
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stack Nowhere not found: ")
+
+
+def test_an_unreachable_endpoint_is_one_line_and_exit_code_4(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setattr(watch, "_RETRIES", botocore.config.Config(retries={"max_attempts": 0}, connect_timeout=1))
+    out = io.StringIO()
+    assert watch.main(["ScriptMode", "--region", REGION, "--interval", "0"], out=out) == watch.UNREACHABLE == 4
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cannot reach AWS: ")
+
+
+def test_help_is_plain_text_and_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        watch.main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text
+    for code, meaning in watch.EXIT_CODES.items():
+        assert f"  {code}  {meaning}" in text
+    assert set(watch.EXIT_CODES) == {0, 1, 2, 3, 4, 5}
