@@ -101,11 +101,7 @@ def image_uri(
     tag_prefix = version
     if framework.startswith("huggingface"):
         bases = version_config.get("version_aliases", {})
-        full_bases = [k for k in version_config if k != "version_aliases"]
-        if base_framework_version is None and len(full_bases) == 1:
-            # One base framework: named as the SDK's estimators name it (pytorch_version="2.1").
-            base_framework_version = min((a for a, f in bases.items() if f == full_bases[0]), default=full_bases[0])
-        base = _one_of("base_framework_version", base_framework_version, [*bases, *full_bases], framework)
+        base = _base_of(version_config, base_framework_version, framework)
         version_config = version_config[bases.get(base, base)]
         match = re.match(r"^(pytorch|tensorflow)(.*)$", base)
         tag_prefix = f"{match.group(2) if match else base}-transformers{version}"
@@ -125,6 +121,32 @@ def image_uri(
     tag = "-".join(part for part in (tag_prefix, processor, py, container_version) if part)
     domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
     return f"{registries[region]}.dkr.ecr.{region}.{domain}/{version_config['repository']}:{tag}"
+
+
+def _base_of(version_config: dict[str, Any], base_framework_version: str | None, framework: str) -> str:
+    bases = version_config.get("version_aliases", {})
+    full_bases = [k for k in version_config if k != "version_aliases"]
+    if base_framework_version is None and len(full_bases) == 1:
+        # One base framework: named as the SDK's estimators name it (pytorch_version="2.1").
+        base_framework_version = min((a for a, f in bases.items() if f == full_bases[0]), default=full_bases[0])
+    return _one_of("base_framework_version", base_framework_version, [*bases, *full_bases], framework)
+
+
+def launcher_framework(framework: str, version: str, base_framework_version: str | None) -> tuple[str, str]:
+    """The framework and version the SDK checks a launcher's support against: a Hugging Face
+    image's PyTorch or TensorFlow (``("pytorch", "2.1")``, as its ``pytorch_version=``), else the
+    image's own. Raises ``FrameworkNotFound`` as ``image_uri`` does."""
+    if not framework.startswith("huggingface"):
+        return framework, version
+    data, _ = _config(framework)
+    config = data if "versions" in data else data.get("training", {})
+    versions = config.get("versions", {})
+    version_config = versions.get(config.get("version_aliases", {}).get(version, version))
+    if version_config is None:
+        raise FrameworkNotFound(f"{framework}: version {version!r} is not known; known: {', '.join(versions)}")
+    base = _base_of(version_config, base_framework_version, framework)
+    match = re.match(r"^(pytorch|tensorflow)(.*)$", base)
+    return (match.group(1), match.group(2)) if match else (framework, base)
 
 
 def data_source(framework: str) -> str:

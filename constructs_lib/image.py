@@ -7,7 +7,7 @@ from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Any
 
-from aws_cdk import Stack, Token
+from aws_cdk import Annotations, Stack, Token
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
@@ -15,14 +15,25 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from . import frameworks
-from .errors import Problems, TrainingJobValidationError
+from .errors import Problems
 from .memo import per_object
 from .policy import allow, partition, principal_of
 
+# The tag is optional (the API's pattern is ".*"; without one, the registry's "latest"). The region
+# may be a deploy-time value (an environment-agnostic stack's AWS::Region).
+_TOKEN = r"\$\{Token\[[\w.:-]+\]\}"
 _ECR_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
-    r"/(?P<repo>[a-z0-9._/\-]+)(?::[\w.\-]+|@sha256:[a-f0-9]{64})$"
+    rf"^(?P<account>\d{{12}}|{_TOKEN})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+|{_TOKEN})\.amazonaws\.com(?:\.cn)?"
+    r"/(?P<repo>[a-z0-9._/\-]+)(?::[\w.\-]+|@sha256:[a-f0-9]{64})?$"
 )
+_ECR_FORM = "<account>.dkr.ecr.<region>.amazonaws.com/<repository>[:<tag> or @sha256:<digest>]"
+_WHERE = "image (AlgorithmSpecification.TrainingImage)"
+
+
+def readable(text: str) -> str:
+    """A string with CDK's token markers as a user recognises them (``${Token[AWS.Region.9]}`` ->
+    ``<AWS.Region>``)."""
+    return re.sub(r"\$\{Token\[([\w.:-]+?)(?:\.\d+)?\]\}", r"<\1>", text)
 
 
 class TrainingRepositoryAccessMode(Enum):
@@ -104,10 +115,28 @@ class TrainingImage(ABC):
         """The framework of an image from ``from_framework`` (None for other images)."""
         return None
 
+    @property
+    def framework_version(self) -> str | None:
+        """The version given to ``from_framework`` (None for other images)."""
+        return None
+
+    def launcher_framework(self) -> tuple[str, str] | None:
+        """The framework and version a launcher's support is checked against, as the SDK checks
+        it (a Hugging Face image's base framework), or None for images not from ``from_framework``."""
+        return None
+
     @abstractmethod
-    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
+    def bind(
+        self,
+        scope: Construct,
+        grantee: iam.IGrantable,
+        *,
+        instance_type: str | None = None,
+        problems: Problems | None = None,
+    ) -> str:
         """Grants pull access to ``grantee`` and returns the image URI (for a job on
-        ``instance_type``, which picks a framework image's CPU or GPU variant)."""
+        ``instance_type``, which picks a framework image's CPU or GPU variant). What makes the
+        image unusable is added to ``problems`` (raised at once without it)."""
 
     def render_config(self, grantee: iam.IGrantable) -> dict[str, Any] | None:
         """``TrainingImageConfig`` (None: SageMaker's default); lets ``grantee`` invoke the
@@ -144,7 +173,17 @@ class _EcrImage(TrainingImage):
         self._repository = repository
         self._tag_or_digest = tag_or_digest
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
+    def __repr__(self) -> str:
+        return f"TrainingImage.from_ecr_repository({self._repository.node.path!r}, {self._tag_or_digest!r})"
+
+    def bind(
+        self,
+        scope: Construct,
+        grantee: iam.IGrantable,
+        *,
+        instance_type: str | None = None,
+        problems: Problems | None = None,
+    ) -> str:
         repository = self._repository
         grant_pull(grantee, per_object(repository, "arn", lambda: repository.repository_arn))
         return per_object(
@@ -166,7 +205,19 @@ class _AssetImage(TrainingImage):
         self._directory = directory
         self._asset_props = asset_props or {}
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
+    def __repr__(self) -> str:
+        if self._asset is not None:
+            return f"TrainingImage.from_docker_image_asset({self._asset.node.path!r})"
+        return f"TrainingImage.from_asset({self._directory!r})"
+
+    def bind(
+        self,
+        scope: Construct,
+        grantee: iam.IGrantable,
+        *,
+        instance_type: str | None = None,
+        problems: Problems | None = None,
+    ) -> str:
         if self._asset is None:
             assert self._directory is not None
             self._asset = ecr_assets.DockerImageAsset(
@@ -180,21 +231,36 @@ class _RegistryImage(TrainingImage):
     def __init__(self, image_uri: str) -> None:
         self._image_uri = image_uri
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
-        match = _ECR_URI.match(self._image_uri)
+    def __repr__(self) -> str:
+        return f"TrainingImage.from_registry({readable(self._image_uri)!r})"
+
+    def bind(
+        self,
+        scope: Construct,
+        grantee: iam.IGrantable,
+        *,
+        instance_type: str | None = None,
+        problems: Problems | None = None,
+    ) -> str:
+        uri = self._image_uri
+        match = _ECR_URI.match(uri)
         if match is None:
-            if ".dkr.ecr." in self._image_uri:
-                raise TrainingJobValidationError(
-                    scope.node.path,
-                    [
-                        f"image: got {self._image_uri!r}; an ECR image URI must be "
-                        "<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or @sha256:<digest>"
-                    ],
+            if Token.is_unresolved(uri):
+                # Known only at deploy: SageMaker checks it then (CreateTrainingJob refuses a bad URI).
+                Annotations.of(scope).add_warning_v2(
+                    "@constructs-lib/image-pull",
+                    f"{_WHERE}: {readable(uri)} is known only at deploy time, so no pull access is granted "
+                    "for it: grant it to job.role (repository.grant_pull(job)) when it is a private ECR image",
                 )
-            return self._image_uri
+            elif ".dkr.ecr." in uri:
+                found = problems if problems is not None else Problems()
+                found.add(_WHERE, uri, f"an ECR image URI is {_ECR_FORM}")
+                if problems is None:
+                    found.raise_if_any(scope.node.path)
+            return uri
         repo_arn = f"arn:{partition(scope)}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
         grant_pull(grantee, repo_arn)
-        return self._image_uri
+        return uri
 
 
 class _FrameworkImage(TrainingImage):
@@ -216,29 +282,54 @@ class _FrameworkImage(TrainingImage):
     def framework(self) -> str | None:
         return self._framework
 
-    def bind(self, scope: Construct, grantee: iam.IGrantable, *, instance_type: str | None = None) -> str:
+    @property
+    def framework_version(self) -> str | None:
+        return self._version
+
+    def __repr__(self) -> str:
+        return f"TrainingImage.from_framework({self._framework!r}, {self._version!r})"
+
+    def launcher_framework(self) -> tuple[str, str] | None:
+        try:
+            return frameworks.launcher_framework(self._framework, self._version, self._base_framework_version)
+        except frameworks.FrameworkNotFound:
+            return None  # reported by bind
+
+    def bind(
+        self,
+        scope: Construct,
+        grantee: iam.IGrantable,
+        *,
+        instance_type: str | None = None,
+        problems: Problems | None = None,
+    ) -> str:
         region = Stack.of(scope).region
-        where = f"image (AlgorithmSpecification.TrainingImage, TrainingImage.from_framework({self._framework!r}))"
+        where = f"{_WHERE} TrainingImage.from_framework({self._framework!r})"
+        found = problems if problems is not None else Problems()
         if Token.is_unresolved(region):
-            raise TrainingJobValidationError(
-                scope.node.path,
+            found.extend(
                 [
                     f"{where}: got a stack without a region; framework images are resolved per region at synth: "
                     "give the stack env=Environment(region=...)"
-                ],
+                ]
             )
-        try:
-            uri = frameworks.image_uri(
-                self._framework,
-                self._version,
-                region=region,
-                py_version=self._py_version,
-                instance_type=self._instance_type or instance_type,
-                base_framework_version=self._base_framework_version,
-            )
-        except frameworks.FrameworkNotFound as error:
-            raise TrainingJobValidationError(scope.node.path, [f"{where}: {error}"]) from None
-        return _RegistryImage(uri).bind(scope, grantee)
+        else:
+            try:
+                uri = frameworks.image_uri(
+                    self._framework,
+                    self._version,
+                    region=region,
+                    py_version=self._py_version,
+                    instance_type=self._instance_type or instance_type,
+                    base_framework_version=self._base_framework_version,
+                )
+            except frameworks.FrameworkNotFound as error:
+                found.extend([f"{where}: {error}"])
+            else:
+                return _RegistryImage(uri).bind(scope, grantee, problems=problems)
+        if problems is None:
+            found.raise_if_any(scope.node.path)
+        return f"(no image: {self._framework} {self._version})"  # never deployed: the problems are raised
 
 
 def grant_pull(grantee: iam.IGrantable, repository_arn: str) -> None:

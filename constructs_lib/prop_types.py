@@ -4,12 +4,16 @@ as a bare Python error from deep inside."""
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from typing import Any
 
-from aws_cdk import Duration, Size
+from aws_cdk import Duration, Size, Token
 from aws_cdk import aws_ec2 as ec2
 
 from .capacity import InstancePlacementConfig, InstancePreference
@@ -77,7 +81,8 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
     "enable_sage_maker_metrics_time_series": ("AlgorithmSpecification.EnableSageMakerMetricsTimeSeries", _BOOL),
     "hyperparameters": (
         "HyperParameters",
-        _Expected(_mapping_of(str, int, float, bool), "a mapping of names to str, int, float or bool"),
+        # Each value is checked by the rules, which name its key (script mode takes more types).
+        _Expected(_mapping_of(object), "a mapping of names to str, int, float or bool"),
     ),
     "environment": ("Environment", _STRINGS),
     "role": ("RoleArn", _Expected(_has("role_arn", "grant_pass_role"), "an iam.IRole")),
@@ -201,6 +206,102 @@ def type_problems(problems: Problems, props: Mapping[str, Any], enums: Mapping[s
             problems.add(f"{prop} ({member})", value, "a list of Channel: wrap the single channel in [ ]")
         elif not expected.check(value):
             problems.add(f"{prop} ({member})", value, expected.allowed)
+        elif isinstance(value, Sequence) and not isinstance(value, str):
+            for index, item in enumerate(value):
+                _nested_problems(problems, f"{prop}[{index}]", f"{member}[{index}]", item)
+        else:
+            _nested_problems(problems, prop, member, value)
+
+
+# What a nested value of these types is, as a user writes it.
+_EXAMPLES: dict[type, str] = {
+    S3Location: "an S3Location, e.g. S3Location.from_uri('s3://bucket/prefix/') or S3Location.from_bucket(bucket, "
+    "'prefix/')",
+    Duration: "a Duration, e.g. Duration.hours(1)",
+    Size: "a Size, e.g. Size.gibibytes(100)",
+}
+
+
+@cache
+def _fields(kind: type) -> tuple[tuple[str, Any], ...]:
+    """The fields of one of the library's value types and their types (none when unreadable)."""
+    try:
+        hints = typing.get_type_hints(kind)
+    except Exception:
+        return ()
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind) if f.name in hints)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` is of type ``hint`` (what cannot be judged, such as a jsii interface, is)."""
+    origin = typing.get_origin(hint)
+    if hint is Any or hint is object:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin in (Sequence, list, tuple):
+        args = typing.get_args(hint)
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            return False
+        return not args or all(_matches(v, args[0]) for v in value)  # tuple[X, ...] as Sequence[X]
+    if origin in (Mapping, dict):
+        args = typing.get_args(hint)
+        if not isinstance(value, Mapping):
+            return False
+        return not args or all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    if not isinstance(hint, type):
+        return True
+    if hint in (int, float):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and (hint is float or isinstance(value, int) or Token.is_unresolved(value))
+    try:
+        return isinstance(value, hint)
+    except TypeError:  # a jsii interface (a Protocol): Python cannot tell
+        return True
+
+
+def _allowed(hint: Any, value: Any) -> str:
+    """What a field of type ``hint`` takes, with the way to write it."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    kinds = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
+    parts = []
+    for kind in kinds:
+        origin = typing.get_origin(kind)
+        if kind is S3Location and isinstance(value, str) and value.startswith("s3://"):
+            parts.append(f"an S3Location: S3Location.from_uri({value!r})")
+        elif origin in (Sequence, list, tuple):
+            items = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+            wrong = next((v for v in items if not _matches(v, typing.get_args(kind)[0])), None)
+            parts.append(f"a list, each {_allowed(typing.get_args(kind)[0], wrong)}")
+        elif origin in (Mapping, dict):
+            parts.append("a mapping (dict)")
+        elif isinstance(kind, type) and issubclass(kind, Enum):
+            parts.append("one of " + ", ".join(f"{kind.__name__}.{m.name}" for m in kind))
+        elif isinstance(kind, type):
+            name = kind.__name__
+            parts.append(_EXAMPLES.get(kind, f"{'an' if name[0] in 'AEIOUaeiou' else 'a'} {name}"))
+        else:
+            parts.append(str(kind))
+    return " or ".join(parts)
+
+
+def _nested_problems(problems: Problems, path: str, member: str, value: Any) -> None:
+    """The fields of one of the library's value types (a ``Channel``, an ``InstanceGroup``...),
+    checked as the top-level props are, and the value types inside them."""
+    kind: type = type(value)
+    if not dataclasses.is_dataclass(value) or not kind.__module__.startswith("constructs_lib."):
+        return
+    for name, hint in _fields(kind):
+        field_value = getattr(value, name)
+        if not _matches(field_value, hint):
+            problems.add(f"{path}.{name} ({member})", field_value, _allowed(hint, field_value))
+        elif isinstance(field_value, Sequence) and not isinstance(field_value, str):
+            for index, item in enumerate(field_value):
+                _nested_problems(problems, f"{path}.{name}[{index}]", member, item)
+        else:
+            _nested_problems(problems, f"{path}.{name}", member, field_value)
 
 
 def labeled(prop: str) -> str:

@@ -13,7 +13,9 @@ from .channel import Channel, InputMode
 from .instance_group import InstanceGroup
 from .s3_location import S3Location
 
-HyperParameterValue = str | int | float | bool
+HyperParameterValue = str | int | float | bool | Sequence[Any] | Mapping[str, Any] | None
+"""A hyperparameter as given: str, int, float or bool; in script mode (``source_code`` on a framework
+image) also lists, dicts and None, JSON-encoded as the SageMaker Python SDK encodes them."""
 # Members UpdateTrainingJob changes in place (the handler's IN_PLACE says the same).
 IN_PLACE_MEMBERS = ("ProfilerConfig", "RemoteDebugConfig", "ResourceConfig.KeepAlivePeriodInSeconds")
 
@@ -38,7 +40,11 @@ def hyperparameter_string(value: HyperParameterValue) -> str:
         return str(value)
     if isinstance(value, float):
         return repr(value)
-    return value
+    if isinstance(value, str):
+        return value
+    # A structured value outside script mode: refused by the rules (naming its key) before anything
+    # deploys; rendered as JSON so that the API model's check does not report it a second time.
+    return json.dumps(value, default=repr)
 
 
 def render_request(

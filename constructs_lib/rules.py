@@ -58,7 +58,12 @@ def prop_problems(
         )
     for key, value in hyperparameters.items():
         if not isinstance(value, str | int | float | bool):
-            problems.add(f"hyperparameters[{key!r}] (HyperParameters)", value, "allowed: str, int, float or bool")
+            problems.add(
+                f"hyperparameters[{key!r}] (HyperParameters)",
+                value,
+                "str, int, float or bool (lists, dicts and None only in script mode: source_code on a framework "
+                "image, where they are JSON-encoded as the SageMaker Python SDK encodes them)",
+            )
     if volume_size is not None:
         try:
             volume_size.to_gibibytes()

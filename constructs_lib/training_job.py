@@ -447,7 +447,8 @@ class TrainingJob(TrainingJobBase):
         for channel in self.inputs:
             if isinstance(channel.data, FileSystemLocation):
                 channel.data.bind(self.role, self.security_groups)
-        image_uri = image.bind(self, self.role, instance_type=types[0] if types else None) if image else None
+        instance = types[0] if types else None
+        image_uri = image.bind(self, self.role, instance_type=instance, problems=problems) if image else None
         if image is not None:
             image.problems(problems, in_vpc=bool(subnet_ids))
 

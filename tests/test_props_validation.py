@@ -10,7 +10,14 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_kms as kms
 
-from constructs_lib import Channel, S3Location, TrainingImage, TrainingJob, TrainingJobValidationError
+from constructs_lib import (
+    Channel,
+    InstanceGroup,
+    S3Location,
+    TrainingImage,
+    TrainingJob,
+    TrainingJobValidationError,
+)
 
 
 def _build(**props: Any) -> TrainingJob:
@@ -76,7 +83,7 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "hyperparameter of another type",
         {"hyperparameters": {"layers": [1, 2]}},
-        ["hyperparameters (HyperParameters)", "[1, 2]", "str, int, float or bool"],
+        ["hyperparameters['layers'] (HyperParameters)", "[1, 2]", "str, int, float or bool", "script mode"],
     ),
     (
         "too many hyperparameters",
@@ -206,3 +213,69 @@ def test_file_system_channel_needs_a_network_and_renders_its_source() -> None:
             "DirectoryPath": "/fsx/train",
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        (
+            {"inputs": [Channel("train", "s3://bucket/prefix/")]},  # type: ignore[arg-type]
+            "inputs[0].data (InputDataConfig[0]): got 's3://bucket/prefix/'; an S3Location: "
+            "S3Location.from_uri('s3://bucket/prefix/')",
+        ),
+        (
+            {"inputs": [Channel("train", DATA, distribution="ShardedByS3Key")]},  # type: ignore[arg-type]
+            "inputs[0].distribution (InputDataConfig[0]): got 'ShardedByS3Key'; one of "
+            "S3DataDistributionType.FULLY_REPLICATED, S3DataDistributionType.SHARDED_BY_S3_KEY",
+        ),
+        (
+            {"inputs": [Channel("train", DATA, manifest_data=["s3://bucket/images/"])]},  # type: ignore[list-item]
+            "inputs[0].manifest_data (InputDataConfig[0]): got ['s3://bucket/images/']; a list, each an S3Location: "
+            "S3Location.from_uri('s3://bucket/images/')",
+        ),
+        (
+            {"instance_groups": [InstanceGroup("gpu", "ml.p4d.24xlarge", "2")]},  # type: ignore[arg-type]
+            "instance_groups[0].instance_count (ResourceConfig.InstanceGroups[0]): got '2'; an int",
+        ),
+    ],
+)
+def test_nested_values_are_type_checked_like_the_props(props: dict[str, Any], expected: str) -> None:
+    with pytest.raises(TrainingJobValidationError) as raised:
+        _build(**props)
+    assert expected in str(raised.value)
+
+
+def test_ecr_uris_without_a_tag_or_with_a_region_token_are_accepted_and_pulled() -> None:
+    from tests.stacks import grants, resources, template
+
+    job = _build(image=TrainingImage.from_registry("382416733822.dkr.ecr.us-east-1.amazonaws.com/blazingtext"))
+    assert job.request["AlgorithmSpecification"]["TrainingImage"].endswith("/blazingtext")
+    agnostic = cdk.Stack(cdk.App(), "Agnostic")  # environment-agnostic: the region is a deploy-time value
+    uri = f"382416733822.dkr.ecr.{cdk.Aws.REGION}.amazonaws.com/blazingtext:1"
+    TrainingJob(agnostic, "Job", image=TrainingImage.from_registry(uri))
+    tmpl = template(agnostic)
+    role = next(k for k in resources(tmpl, "AWS::IAM::Role") if k.startswith("JobRole"))
+    pulls = [r for a, r in grants(tmpl, role) if a == "ecr:BatchGetImage"]
+    assert pulls == ["arn:aws:ecr:us-east-1:382416733822:repository/blazingtext"]  # the region, as deployed
+
+
+def test_a_bad_ecr_uri_is_reported_with_the_other_problems_naming_the_member() -> None:
+    with pytest.raises(TrainingJobValidationError) as raised:
+        _build(image=TrainingImage.from_registry("123.dkr.ecr.us-east-1.amazonaws.com/Trainer:1"), instance_count=0)
+    problems = raised.value.problems
+    assert len(problems) == 2
+    assert any(
+        p.startswith(
+            "image (AlgorithmSpecification.TrainingImage): got '123.dkr.ecr.us-east-1.amazonaws.com/Trainer:1'; "
+            "an ECR image URI is <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:<tag> or @sha256:<digest>]"
+        )
+        for p in problems
+    )
+
+
+def test_an_image_is_shown_as_the_user_wrote_it() -> None:
+    with pytest.raises(TrainingJobValidationError) as raised:
+        _build(image=TrainingImage.from_registry("registry.example.com/trainer:2"), algorithm_name="my-algo")
+    text = str(raised.value)
+    assert "TrainingImage.from_registry('registry.example.com/trainer:2')" in text
+    assert "object at 0x" not in text
