@@ -306,14 +306,21 @@ class TrainingJob(TrainingJobBase):
                 )
         code_archive: S3Location | None = None
         if source_code is not None:
-            delivery = source_code.deliver(self, toolkit=toolkit, region=region, hyperparameters=hyperparameters)
+            delivery = source_code.deliver(
+                self,
+                toolkit=toolkit,
+                region=region,
+                hyperparameters=hyperparameters,
+                framework=framework,
+                framework_version=image.framework_version if image is not None else None,
+                distributed=distributed,
+            )
             code_archive, hyperparameters = delivery.archive, delivery.hyperparameters
             if delivery.channel is not None:
                 self.inputs.append(delivery.channel)
-                launcher = distributed.launcher() if distributed is not None else None
-                container_entrypoint = container_entrypoint or source_code.entrypoint(launcher)
+                container_entrypoint = container_entrypoint or source_code.entrypoint(distributed, instance_type)
             elif enable_sage_maker_metrics_time_series is None:
-                enable_sage_maker_metrics_time_series = True  # as the SDK's framework estimators
+                enable_sage_maker_metrics_time_series = delivery.metrics_time_series  # as the SDK's estimators
         self.instance_type = instance_type
         self.instance_groups = groups
         # Every instance of the job, groups included (a preferred type's count at most).
@@ -410,7 +417,7 @@ class TrainingJob(TrainingJobBase):
         if distributed is not None:
             if source_code is None:
                 problems.add("distributed", type(distributed).__name__, "launches source_code: set source_code")
-            distributed.problems(problems, framework=framework, instance_types=types, region=region)
+            distributed.problems(problems, framework=framework, instance_types=types, region=region, image=image)
             if toolkit and types:
                 assert hyperparameters is not None
                 hyperparameters = {**hyperparameters, **distributed.hyperparameters(types[0], region)}
@@ -516,9 +523,18 @@ class TrainingJob(TrainingJobBase):
         if serverless is not None:
             serverless.shape(self._request, runtime_set=max_runtime is not None)
         if toolkit:
+            assert source_code is not None
             # The SageMaker Python SDK's framework estimators add these by default (to the job's output).
-            debug_hook = debug_hook or DebugHookConfig(output, collections=[])
-            profiler = profiler or ProfilerConfig(output, disable_profiler=False)
+            debug_hook, profiler = source_code.debugging(
+                problems,
+                debug_hook=debug_hook,
+                profiler=profiler,
+                output=output,
+                framework=framework,
+                checkpoint_uri=checkpoint is not None,
+                checkpoint_local_path=checkpoint_local_path is not None,
+                instance_count=self.instance_count,
+            )
         debugging = Debugging(
             debug_hook=debug_hook,
             debug_rules=list(debug_rules or []),

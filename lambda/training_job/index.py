@@ -561,6 +561,10 @@ def on_create(
     if isinstance(hyperparameters, dict) and "sagemaker_job_name" in hyperparameters:
         # Script mode on a framework image: the training toolkit reads its job's name here.
         request["HyperParameters"] = {**hyperparameters, "sagemaker_job_name": json.dumps(name)}
+        if hyperparameters.get("model_dir") == '""':
+            # TensorFlow's --model_dir, as the SDK writes it: s3://<output path>/<job name>/model.
+            output = str(request.get("OutputDataConfig", {}).get("S3OutputPath", "")).rstrip("/")
+            request["HyperParameters"]["model_dir"] = json.dumps(f"{output}/{name}/model")
     identity = {
         TAG_STACK: event["StackId"],
         TAG_RESOURCE: event["LogicalResourceId"],
