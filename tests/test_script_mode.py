@@ -761,3 +761,17 @@ def test_entry_script_names_the_toolkit_refuses_are_refused_at_synth(entry_scrip
     (source / entry_script.removeprefix("./")).write_text("print('training')\n")
     with pytest.raises(TrainingJobValidationError, match=r"source_code.entry_script: got '.*'; .*spaces, a leading"):
         SourceCode.from_directory(source, entry_script)
+
+
+def test_torchrun_on_trainium_starts_one_process_per_neuron_core(tmp_path: Path) -> None:
+    stack = _stack()
+    job = TrainingJob(
+        stack,
+        "Job",
+        image=TrainingImage.from_ecr_repository(ecr.Repository.from_repository_name(stack, "Repo", "neuron")),
+        source_code=_source(tmp_path),
+        instance_type="ml.trn1.32xlarge",
+        instance_count=2,
+        distributed=Torchrun(),
+    )
+    assert job.request["AlgorithmSpecification"]["ContainerEntrypoint"][-2:] == ["32", "train.py"]
