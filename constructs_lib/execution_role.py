@@ -149,9 +149,10 @@ def _grant_network_interfaces(stack: Stack, role: iam.IRole, access: JobAccess) 
     subnets = [arn(stack, "ec2", f"subnet/{s}") for s in access.subnet_ids]
     groups = [arn(stack, "ec2", f"security-group/{g}") for g in access.security_group_ids]
     allow(role, ["ec2:CreateNetworkInterface"], [interfaces, *subnets, *groups], sid="CreateJobNetworkInterfaces")
+    # SAR: the permission actions take the network-interface resource type (with ec2:Subnet).
     allow(
         role,
-        ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+        ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
         [interfaces],
         conditions={"ArnEquals": {"ec2:Subnet": subnets}},
         sid="ManageJobNetworkInterfaces",
@@ -159,7 +160,6 @@ def _grant_network_interfaces(stack: Stack, role: iam.IRole, access: JobAccess) 
     allow(
         role,
         [
-            "ec2:DeleteNetworkInterfacePermission",
             "ec2:DescribeDhcpOptions",
             "ec2:DescribeNetworkInterfaces",
             "ec2:DescribeSecurityGroups",
@@ -183,7 +183,7 @@ def _acknowledge_wildcards(stack: Stack, role: iam.IRole, access: JobAccess, log
         "*",
         "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
         "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
-        "VPC jobs, the EC2 describe actions and ec2:DeleteNetworkInterfacePermission.",
+        "VPC jobs, the EC2 describe actions.",
     )
     acknowledge_wildcard(
         role,

@@ -201,10 +201,10 @@ class Guardrails:
 
     def update_conditions(self) -> dict[str, dict[str, Any]]:
         """``sagemaker:UpdateTrainingJob``'s keys (SAR: EnableRemoteDebug, InstanceTypes,
-        KeepAlivePeriod): no remote debugging and no longer keep-alive than the stack's jobs have.
-        An update request names no instance types (UpdateTrainingJob cannot change them), so
-        ``InstanceTypes`` carries no Null guard here: an absent key must not deny the in-place
-        updates the handler sends."""
+        KeepAlivePeriod): no remote debugging, no longer keep-alive than the stack's jobs have, and
+        profiler rules (which an update may add) only on the stack's instance types. ``InstanceTypes``
+        has no Null guard here: the handler's updates name no instance type, so the key is absent
+        from them, and an update without instance types changes none."""
         if not self.jobs:
             return {}
         blocks: dict[str, dict[str, Any]] = {}
@@ -212,8 +212,7 @@ class Guardrails:
             blocks["ForAllValues:StringEquals"] = {"sagemaker:InstanceTypes": self.instance_types}
         if not self.remote_debug:
             blocks["BoolIfExists"] = {"sagemaker:EnableRemoteDebug": "false"}
-        if self.keep_alive is None:
-            blocks["Null"] = {"sagemaker:KeepAlivePeriod": "true"}
-        elif self.keep_alive_known:
-            blocks["NumericLessThanEqualsIfExists"] = {"sagemaker:KeepAlivePeriod": str(self.keep_alive)}
+        if self.keep_alive_known:
+            # 0 always: releasing the warm pool of a job whose keep-alive the template has since dropped.
+            blocks["NumericLessThanEqualsIfExists"] = {"sagemaker:KeepAlivePeriod": str(self.keep_alive or 0)}
         return blocks

@@ -174,7 +174,8 @@ class ModelPackageConfig:
         else:
             packages = group.replace(":model-package-group/", ":model-package/", 1) + "/*"
         allow(principal, ["sagemaker:DescribeModelPackageGroup"], [group])
-        allow(principal, ["sagemaker:CreateModelPackage"], [group, packages])
+        # SAR: CreateModelPackage's only resource type is model-package (the group ARN grants nothing).
+        allow(principal, ["sagemaker:CreateModelPackage"], [packages])
         acknowledge_on(
             principal, packages, "The versions of one model package group: SageMaker numbers the package it registers."
         )
