@@ -1,22 +1,57 @@
 """Waiting for a training job inside the deployment, without a Lambda running while it trains.
 
-A ``WaitCondition`` (up to 12 hours) is released by the stack's handler function, which an
-EventBridge rule invokes on "SageMaker Training Job State Change" (the rule names the wait
-handle; the handler looks its URL up in the stack). The rule exists before
-the job starts; a check resource created right after the job releases the gate at once if
-the job already finished. The gate's id is a hash of the job's immutable spec, so a replaced
-job gets a new gate and the deployment waits again, while tag-only changes do not.
+A ``WaitCondition`` with a ``CreationPolicy`` (up to 12 hours) is released by the stack's handler
+function, which an EventBridge rule invokes on "SageMaker Training Job State Change": it calls
+``cloudformation:SignalResource`` on the condition of its own stack. No wait handle is used, so no
+presigned URL exists that anyone could signal, and no old signal can be read again (CloudFormation:
+"If you reuse a wait condition handle, the wait condition might evaluate old signals";
+https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudformation-waitcondition.html).
+
+A WaitCondition waits only while it is created, and its properties cannot be updated. So the
+gate's logical ids end with a hash of the job's *final* request, rendered with the template
+(after Aspects and ``add_request_override``), of the definitions of the stack resources the
+request references (a role or bucket replaced by a template change), of the fixed name and of the
+timeout: every job replacement that shows in the template, and every timeout change, creates a
+new condition that waits for the new job. Tag-only and in-place changes keep the gate.
+
+A replacement decided only at deploy time (a CfnParameter, an ``Fn::ImportValue``) cannot get a
+new condition. The gate's check resource then fails the deployment instead of letting resources
+that depend on ``completion`` use a model that does not exist yet (synth warns about such values).
+
+The check resource, created after the job and before the condition, verifies that the job is this
+gate's. A job that finished before the condition began waiting is signalled by the rule's
+invocation, which the handler fails (and Lambda retries, about 1 and 2 minutes later) while the
+condition cannot take signals yet.
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnWaitCondition, CfnWaitConditionHandle, CustomResource, Duration, Stack
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jsii
+from aws_cdk import (
+    Annotations,
+    CfnCreationPolicy,
+    CfnElement,
+    CfnParameter,
+    CfnResource,
+    CfnResourceSignal,
+    CfnWaitCondition,
+    Duration,
+    Stack,
+)
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from constructs import Construct
+from constructs import Construct, IConstruct, IValidation
 
+from .lazy import lazy_string
+from .memo import per_object
 from .policy import allow
 from .provider import TrainingJobProvider
+from .request import job_identity
 
 STATE_CHANGE = "SageMaker Training Job State Change"
 GATE_TYPE = "Custom::SageMakerTrainingJobGate"
@@ -38,8 +73,36 @@ def job_state_pattern(stack: Stack, job_name_prefix: str | None, fixed_name: str
     )
 
 
+def _references(value: Any, found: set[str]) -> set[str]:
+    """Logical ids a resolved CloudFormation value refers to (Ref, Fn::GetAtt, Fn::Sub's ${...})."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key == "Ref" and isinstance(item, str):
+                found.add(item)
+            elif key == "Fn::GetAtt" and isinstance(item, list) and item:
+                found.add(str(item[0]))
+            else:
+                _references(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _references(item, found)
+    return found
+
+
+_GATE_RESOURCES = ("AWS::CloudFormation::WaitCondition", GATE_TYPE)
+
+
+def _elements(stack: Stack) -> dict[str, CfnResource]:
+    """The stack's resources by logical id, gates' own left out (their ids depend on this)."""
+    return {
+        stack.resolve(child.logical_id): child
+        for child in stack.node.find_all()
+        if isinstance(child, CfnResource) and child.cfn_resource_type not in _GATE_RESOURCES
+    }
+
+
 class CompletionGate(Construct):
-    """Rule, wait handle, check resource and WaitCondition of one job's completion."""
+    """Rule, check resource and WaitCondition of one job's completion."""
 
     def __init__(
         self,
@@ -48,17 +111,27 @@ class CompletionGate(Construct):
         *,
         provider: TrainingJobProvider,
         pattern: events.EventPattern,
-        gate_id: str,
+        request: Callable[[], Mapping[str, Any]],
+        name_prefix: str,
+        fixed_name: str | None,
         timeout: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.gate_id = gate_id
         self._provider = provider
+        self._request = request
+        self._name_prefix = name_prefix
+        self._fixed_name = fixed_name
         self._timeout = timeout
-        suffix = gate_id[:12]
         stack = Stack.of(self)
-        self.handle = CfnWaitConditionHandle(self, f"Handle{suffix}")
+        self._stack = stack
+        self.gate_id: str = lazy_string(self._identity)
+        self.condition = CfnWaitCondition(self, "Condition")
+        self.condition.cfn_options.creation_policy = CfnCreationPolicy(
+            resource_signal=CfnResourceSignal(count=1, timeout=timeout.to_iso_string())
+        )
+        self._hashed(self.condition)
         allow(provider.role, ["cloudformation:DescribeStackResource"], [stack.stack_id], sid="FindCompletionGates")
+        allow(provider.role, ["cloudformation:SignalResource"], [stack.stack_id], sid="SignalCompletionGates")
         self.rule = events.Rule(
             self,
             "StateChange",
@@ -77,13 +150,17 @@ class CompletionGate(Construct):
                 event=events.RuleTargetInput.from_object(
                     {
                         "detail-type": STATE_CHANGE,
-                        "detail": events.EventField.from_path("$.detail"),
-                        # Where to find the handle, not the handle's presigned URL itself:
-                        # whoever can read the rule must not be able to signal the gate.
+                        # Only what the handler reads: the detail also carries the job's hyperparameters,
+                        # and an event is capped at 256 KB.
+                        "detail": {
+                            "TrainingJobName": events.EventField.from_path("$.detail.TrainingJobName"),
+                            "TrainingJobStatus": events.EventField.from_path("$.detail.TrainingJobStatus"),
+                        },
+                        # Which condition of which stack; signalling it needs the handler's permission.
                         "Gate": {
-                            "Id": gate_id,
+                            "Id": self.gate_id,
                             "StackId": stack.stack_id,
-                            "HandleLogicalId": stack.get_logical_id(self.handle),
+                            "ConditionLogicalId": self.condition.logical_id,
                         },
                     }
                 ),
@@ -91,19 +168,75 @@ class CompletionGate(Construct):
                 max_event_age=Duration.hours(24),
             )
         )
+        self.node.add_validation(_DeployTimeValues(self, request))
+
+    def _identity(self) -> str:
+        """The gate id: what identifies the job as the template renders it, and the timeout."""
+        stack = self._stack
+        resolved = stack.resolve(self._request())
+        elements = per_object(self, "elements", lambda: _elements(stack))
+        referenced = {}
+        for logical_id in sorted(_references(resolved, set())):
+            element = elements.get(logical_id)
+            if element is not None and element.cfn_resource_type != "Custom::SageMakerTrainingJob":
+                properties = stack.resolve(element._cfn_properties) or {}
+                # Tags never replace a resource (and stack tags reach every resource).
+                referenced[logical_id] = {k: v for k, v in properties.items() if k.lower() != "tags"}
+        job = job_identity(resolved, self._name_prefix, self._fixed_name)
+        canonical = json.dumps(
+            {"job": job, "referenced": referenced, "timeout": self._timeout.to_seconds()}, sort_keys=True, default=str
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def _hashed(self, element: CfnElement) -> None:
+        """Ends the element's logical id with the gate id, as rendered with the template."""
+        base = self._stack.get_logical_id(element)
+        element.override_logical_id(lazy_string(lambda: f"{base}{self._identity()[:12]}"))
 
     def close(self, job_name: str) -> CfnWaitCondition:
-        """Creates the check resource (after the job: it reads ``job_name``) and the WaitCondition."""
-        suffix = self.gate_id[:12]
-        check = CustomResource(
+        """Creates the check resource (after the job: it reads ``job_name``, the job's attribute);
+        the condition waits after it, so that resources depending on ``completion`` never run
+        before the check."""
+        check = CfnResource(
             self,
-            f"Check{suffix}",
-            service_token=self._provider.service_token,
-            resource_type=GATE_TYPE,
-            properties={"TrainingJobName": job_name, "Handle": self.handle.ref, "GateId": self.gate_id},
+            "Check",
+            type=GATE_TYPE,
+            properties={
+                "ServiceToken": self._provider.service_token,
+                "TrainingJobName": job_name,
+                "GateId": self.gate_id,
+                "ConditionLogicalId": self.condition.logical_id,
+            },
         )
-        condition = CfnWaitCondition(
-            self, f"Condition{suffix}", handle=self.handle.ref, timeout=str(int(self._timeout.to_seconds())), count=1
-        )
-        condition.node.add_dependency(check)
-        return condition
+        self._hashed(check)
+        self.condition.node.add_dependency(check)
+        return self.condition
+
+
+@jsii.implements(IValidation)
+class _DeployTimeValues:
+    """Warns when the gated request holds values known only at deploy time."""
+
+    def __init__(self, scope: IConstruct, request: Callable[[], Mapping[str, Any]]) -> None:
+        self._scope = scope
+        self._request = request
+
+    def validate(self) -> list[str]:
+        stack = Stack.of(self._scope)
+        resolved = stack.resolve(self._request())
+        parameters = {
+            stack.resolve(p.logical_id) for p in stack.node.find_all() if isinstance(p, CfnParameter)
+        } & _references(resolved, set())
+        imports = "Fn::ImportValue" in json.dumps(resolved)
+        if parameters or imports:
+            names = sorted(parameters) + (["Fn::ImportValue"] if imports else [])
+            Annotations.of(self._scope).add_warning_v2(
+                "@constructs-lib/gate-deploy-time-values",
+                "wait_for_completion: the request uses values known only at deploy time ("
+                + ", ".join(names)
+                + "); a change to them replaces the job, but CloudFormation cannot make the completion "
+                "gate wait again under the same logical id, so the gate's check fails that deployment "
+                "(and it rolls back). Pass such values at synth (context, props) to let a change start "
+                "a new job that the deployment waits for.",
+            )
+        return []

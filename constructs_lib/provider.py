@@ -104,6 +104,12 @@ class TrainingJobProvider(Construct):
             roles=[self.role.role_name],
             policy_document=lazy_any(self._start_jobs_document),
         )
+        # Whether CloudFormation is rolling the stack back (a rollback returns to the previous job).
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadStackStatus", actions=["cloudformation:DescribeStacks"], resources=[stack.stack_id]
+            )
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 sid="FindAbandonedTrainingJobs",

@@ -49,7 +49,7 @@ from .payload import PayloadCheck
 from .policy import arn, key_arn_of
 from .prop_types import labeled, type_problems
 from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
-from .request import HyperParameterValue, OutputCompressionType, job_identity, render_request, render_run_settings
+from .request import HyperParameterValue, OutputCompressionType, render_request, render_run_settings
 from .rules import prop_problems, wait_problems
 from .s3_location import S3Location
 from .script_mode import code_location
@@ -422,8 +422,22 @@ class TrainingJob(TrainingJobBase):
                 assert hyperparameters is not None
                 hyperparameters = {**hyperparameters, **distributed.hyperparameters(types[0], region)}
         chosen_volume = serverless is None  # SageMaker selects a serverless job's volumes
-        if volume_kms_key is None and encrypt_volume and chosen_volume and not any(map(has_local_nvme_storage, types)):
+        nvme = [t for t in types if has_local_nvme_storage(t)]
+        if volume_kms_key is None and encrypt_volume and chosen_volume and not nvme:
             volume_kms_key = self.output_kms_key
+        elif volume_kms_key is None and encrypt_volume and chosen_volume and self.output_kms_key is not None:
+            Annotations.of(self).add_warning_v2(
+                "@constructs-lib/volume-key-dropped",
+                f"encrypt_volume: no VolumeKmsKeyId is sent, because {', '.join(nvme)} has local NVMe "
+                "storage, which SageMaker encrypts itself and for which it refuses a volume key",
+            )
+        if training_job_name is not None:
+            Annotations.of(self).add_warning_v2(
+                "@constructs-lib/fixed-job-name",
+                f"training_job_name: {training_job_name!r} is fixed; job names are unique per account and "
+                "region, so any later change that needs a new job cannot deploy under this name (change or "
+                "remove training_job_name with it). Generated names avoid this",
+            )
         self.volume_kms_key = volume_kms_key
 
         subnet_ids = self._attach_network(vpc, vpc_subnets, security_groups)
@@ -580,16 +594,17 @@ class TrainingJob(TrainingJobBase):
             properties["TrainingJobName"] = training_job_name
         self._gate: CompletionGate | None = None
         if wait_for_completion is not None:
-            gate_id = job_identity(stack.resolve(self._request), self.job_name_prefix, training_job_name)
             self._gate = CompletionGate(
                 self,
                 "Completion",
                 provider=self._provider,
                 pattern=job_state_pattern(stack, self.job_name_prefix, training_job_name),
-                gate_id=gate_id,
+                request=lambda: self._request,
+                name_prefix=self.job_name_prefix,
+                fixed_name=training_job_name,
                 timeout=wait_for_completion,
             )
-            properties["GateId"] = gate_id
+            properties["GateId"] = self._gate.gate_id
         # The custom resource as an L1 resource: CustomResource's L2 costs every job a second
         # construct and an explicit DeletionPolicy/UpdateReplacePolicy of Delete (CloudFormation's default).
         self.resource = CfnResource(

@@ -16,21 +16,46 @@ from botocore.exceptions import ClientError
 
 from constructs_lib import TrainingImage, TrainingJob, TrainingJobValidationError
 from tests.fake_sagemaker import FakeSageMaker
-from tests.handler_support import REQUEST, STACK_ID, Context, FakeClock, event, handler, props
+from tests.handler_support import STACK_ID, Context, FakeClock, event, handler, props
 from tests.stacks import as_list, grants, only, resources, template, template_of
 from tests.test_cloudformation_simulation import CloudFormation
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "training_job_state_change.json").read_text())
-HANDLE_URL = "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/handle?sig=x"
-GATE = {"Id": "gate-1", "StackId": STACK_ID, "HandleLogicalId": "H"}
+CONDITION = "TrainCompletionCondition3E34EEC04dfa251151c0"
+GATE = {"Id": "gate-1", "StackId": STACK_ID, "ConditionLogicalId": CONDITION}
 
 
 class _Stack:
-    """DescribeStackResource of the stack holding the wait handle."""
+    """CloudFormation as SignalResource documents it for a WaitCondition with a CreationPolicy
+    (Count 1): signals count only while the condition is being created (CREATE_IN_PROGRESS); the
+    first SUCCESS completes it, a FAILURE fails it; a resource not yet created does not exist."""
+
+    def __init__(self, status: str | None = "CREATE_IN_PROGRESS") -> None:
+        self.status = status
+        self.signals: list[dict[str, str]] = []
+
+    def _check(self, StackName: str, LogicalResourceId: str) -> None:
+        assert (StackName, LogicalResourceId) == (STACK_ID, CONDITION)
+        if self.status is None:
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"Resource {CONDITION} does not exist for stack"}},
+                "DescribeStackResource",
+            )
 
     def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
-        assert (StackName, LogicalResourceId) == (STACK_ID, GATE["HandleLogicalId"])
-        return {"StackResourceDetail": {"PhysicalResourceId": HANDLE_URL}}
+        self._check(StackName, LogicalResourceId)
+        return {"StackResourceDetail": {"LogicalResourceId": CONDITION, "ResourceStatus": self.status}}
+
+    def signal_resource(self, StackName: str, LogicalResourceId: str, UniqueId: str, Status: str) -> dict[str, Any]:
+        self._check(StackName, LogicalResourceId)
+        if self.status != "CREATE_IN_PROGRESS":
+            raise ClientError(
+                {"Error": {"Code": "ValidationError", "Message": f"Resource {CONDITION} is in {self.status} state"}},
+                "SignalResource",
+            )
+        self.signals.append({"UniqueId": UniqueId, "Status": Status})
+        self.status = "CREATE_COMPLETE" if Status == "SUCCESS" else "CREATE_FAILED"
+        return {}
 
 
 def _sagemaker(name: str, status: str, *, gate: str | None = "gate-1", **details: Any) -> FakeSageMaker:
@@ -47,48 +72,48 @@ def _sagemaker(name: str, status: str, *, gate: str | None = "gate-1", **details
 
 
 def _routed(status: str, *, name: str = "job-1", **detail: Any) -> dict[str, Any]:
-    """The event as our rule's input transformer delivers it: detail-type, detail, Gate."""
+    """The whole SageMaker event detail (as an older rule delivered it), with the Gate."""
     body = copy.deepcopy(FIXTURE["detail"])
     body.update(TrainingJobName=name, TrainingJobStatus=status, SecondaryStatus=status, **detail)
     return {"detail-type": FIXTURE["detail-type"], "detail": body, "Gate": GATE}
 
 
-def _deliver(evt: dict[str, Any], client: Any) -> list[tuple[str, dict[str, Any]]]:
-    sent: list[tuple[str, dict[str, Any]]] = []
-    handler.handler(
-        evt,
-        None,
-        client=client,
-        cloudformation=_Stack(),
-        put=lambda url, body: sent.append((url, json.loads(body))),
-    )
-    return sent
-
-
-def test_completed_job_releases_the_gate_with_the_artifacts() -> None:
-    ((url, signal),) = _deliver(_routed("Completed"), _sagemaker("job-1", "Completed"))
-    assert url == HANDLE_URL
-    assert signal == {
-        "Status": "SUCCESS",
-        "Reason": "training job job-1 completed",
-        "UniqueId": "job-1",
-        "Data": "s3://out/jobs/job-1/output/model.tar.gz",
+def _as_the_rule_delivers(status: str, name: str = "job-1") -> dict[str, Any]:
+    """The rule's input: of the detail, only the job's name and status."""
+    return {
+        "detail-type": FIXTURE["detail-type"],
+        "detail": {"TrainingJobName": name, "TrainingJobStatus": status},
+        "Gate": GATE,
     }
 
 
-def test_failed_job_fails_the_gate_with_sagemakers_reason() -> None:
+def _deliver(evt: dict[str, Any], client: Any, stack: _Stack | None = None) -> list[dict[str, str]]:
+    stack = stack or _Stack()
+    handler.handler(evt, None, client=client, cloudformation=stack, put=_no_put)
+    return stack.signals
+
+
+def _no_put(url: str, body: bytes) -> None:
+    raise AssertionError(f"a state change answers nobody: PUT to {url}")
+
+
+def test_completed_job_releases_the_gate() -> None:
+    assert _deliver(_as_the_rule_delivers("Completed"), _sagemaker("job-1", "Completed")) == [
+        {"UniqueId": "job-1", "Status": "SUCCESS"}
+    ]
+
+
+def test_failed_job_fails_the_gate_and_logs_sagemakers_reason(capsys: pytest.CaptureFixture[str]) -> None:
     sm = _sagemaker("job-1", "Failed", FailureReason="AlgorithmError: loss became NaN")
-    ((_, signal),) = _deliver(_routed("Failed"), sm)
-    assert signal["Status"] == "FAILURE"
-    assert "AlgorithmError: loss became NaN" in signal["Reason"]
+    assert _deliver(_as_the_rule_delivers("Failed"), sm) == [{"UniqueId": "job-1", "Status": "FAILURE"}]
+    assert "AlgorithmError: loss became NaN" in capsys.readouterr().out
 
 
-def test_job_stopped_by_max_runtime_fails_the_gate() -> None:
+def test_job_stopped_by_max_runtime_fails_the_gate(capsys: pytest.CaptureFixture[str]) -> None:
     sm = _sagemaker("job-1", "Stopped")
     sm.finish("job-1", "Stopped", SecondaryStatus="MaxRuntimeExceeded")
-    ((_, signal),) = _deliver(_routed("Stopped"), sm)
-    assert signal["Status"] == "FAILURE"
-    assert "MaxRuntimeExceeded" in signal["Reason"]
+    assert _deliver(_as_the_rule_delivers("Stopped"), sm) == [{"UniqueId": "job-1", "Status": "FAILURE"}]
+    assert "MaxRuntimeExceeded" in capsys.readouterr().out
 
 
 def test_events_of_other_jobs_and_of_the_replaced_job_are_ignored() -> None:
@@ -101,10 +126,21 @@ def test_running_jobs_do_not_signal() -> None:
     assert _deliver(_routed("Stopping"), _sagemaker("job-1", "Stopping")) == []
 
 
-def test_duplicate_events_send_the_same_signal_again() -> None:
-    sm = _sagemaker("job-1", "Completed")
-    first, second = _deliver(_routed("Completed"), sm), _deliver(_routed("Completed"), sm)
-    assert first == second  # same UniqueId: CloudFormation counts it once
+def test_duplicate_events_signal_once_and_the_second_is_left_alone() -> None:
+    """SageMaker may send several events per state change: the condition took its signal."""
+    sm, stack = _sagemaker("job-1", "Completed"), _Stack()
+    _deliver(_as_the_rule_delivers("Completed"), sm, stack)
+    _deliver(_as_the_rule_delivers("Completed"), sm, stack)  # does not raise
+    assert stack.signals == [{"UniqueId": "job-1", "Status": "SUCCESS"}]
+
+
+def test_an_event_before_the_condition_waits_fails_so_that_lambda_delivers_it_again() -> None:
+    """The job finished before CloudFormation created the condition (it waits after the check)."""
+    sm, stack = _sagemaker("job-1", "Completed"), _Stack(status=None)
+    with pytest.raises(handler.GateNotWaiting):
+        _deliver(_as_the_rule_delivers("Completed"), sm, stack)
+    stack.status = "CREATE_IN_PROGRESS"  # Lambda's retry, a minute later
+    assert _deliver(_as_the_rule_delivers("Completed"), sm, stack) == [{"UniqueId": "job-1", "Status": "SUCCESS"}]
 
 
 # ----- forged state changes ----------------------------------------------------------------------
@@ -114,15 +150,11 @@ def test_a_forged_status_and_tags_in_the_event_release_nothing() -> None:
     """The event claims Completed, this gate's tag and an attacker's model; SageMaker says it runs."""
     evt = _routed("Completed", Tags={handler.TAG_GATE: "gate-1", handler.TAG_STACK: STACK_ID})
     evt["detail"]["ModelArtifacts"] = {"S3ModelArtifacts": "s3://attacker/model.tar.gz"}
-    sent: list[tuple[str, dict[str, Any]]] = []
+    stack = _Stack()
     with pytest.raises(handler.EventAheadOfSageMaker):  # as an early event: Lambda retries it, nothing is released
-        handler.handler(
-            evt, None, client=_sagemaker("job-1", "InProgress"), cloudformation=_Stack(), put=lambda *a: sent.append(a)
-        )
-    assert sent == []
+        _deliver(evt, _sagemaker("job-1", "InProgress"), stack)
+    assert stack.signals == []
     assert _deliver(evt, _sagemaker("job-1", "Completed", gate="gate-other")) == []
-    ((_, signal),) = _deliver(evt, _sagemaker("job-1", "Completed"))
-    assert signal["Data"] == "s3://out/jobs/job-1/output/model.tar.gz"  # SageMaker's, not the event's
 
 
 def test_a_state_change_routed_for_another_stack_is_ignored() -> None:
@@ -139,37 +171,56 @@ def test_a_state_change_of_a_job_outside_the_handlers_reach_is_ignored() -> None
     assert _deliver(_routed("Completed", name="foreign-job"), _Denied()) == []
 
 
+# ----- the gate's check resource -------------------------------------------------------------------
+
+
 def _gate_check(
-    job_status: str, *, gate: str = "gate-1", handle: str = HANDLE_URL
-) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    job_status: str,
+    *,
+    gate: str = "gate-1",
+    request_type: str = "Create",
+    old_job: str | None = None,
+    stack_status: str = "UPDATE_IN_PROGRESS",
+) -> dict[str, Any]:
     sm = _sagemaker("job-1", job_status, gate=gate)
-    check = event("Create", properties={"TrainingJobName": "job-1", "Handle": handle, "GateId": "gate-1"})
+    properties = {"TrainingJobName": "job-1", "GateId": "gate-1", "ConditionLogicalId": CONDITION}
+    check = event(request_type, properties=properties)
     check["ResourceType"] = "Custom::SageMakerTrainingJobGate"
-    sent: list[tuple[str, dict[str, Any]]] = []
-    handler.handler(check, Context(), client=sm, put=lambda url, body: sent.append((url, json.loads(body))))
-    signals = [s for s in sent if s[0] == handle]
-    (response,) = [s[1] for s in sent if s[0] != handle]
-    return signals, response
+    if request_type == "Update":
+        check["PhysicalResourceId"] = "gate-1234"
+        check["OldResourceProperties"] = {**properties, "TrainingJobName": old_job or "job-1"}
+
+    class _Status:
+        def describe_stacks(self, StackName: str) -> dict[str, Any]:
+            return {"Stacks": [{"StackStatus": stack_status}]}
+
+    sent: list[dict[str, Any]] = []
+    handler.handler(
+        check, Context(), client=sm, cloudformation=_Status(), put=lambda url, body: sent.append(json.loads(body))
+    )
+    (response,) = sent
+    return response
 
 
-def test_gate_check_releases_only_its_own_job_and_only_through_a_wait_condition_handle() -> None:
-    signals, response = _gate_check("Completed", gate="gate-other")
-    assert (signals, response["Status"]) == ([], "FAILED")
-    signals, response = _gate_check("Completed", handle="https://attacker.example.com/collect")
-    assert (signals, response["Status"]) == ([], "FAILED")
-    assert "wait condition handle" in response["Reason"]
+def test_gate_check_accepts_only_its_own_job() -> None:
+    assert _gate_check("InProgress")["Status"] == "SUCCESS"
+    response = _gate_check("InProgress", gate="gate-other")
+    assert response["Status"] == "FAILED" and "not the job of this gate" in response["Reason"]
 
 
-def test_gate_is_released_when_the_job_finished_before_the_rule_saw_it() -> None:
-    signals, response = _gate_check("Completed")
-    assert [s[1]["Status"] for s in signals] == ["SUCCESS"]
-    assert response["Status"] == "SUCCESS"
-
-
-def test_gate_check_of_a_running_job_leaves_the_gate_to_the_rule() -> None:
-    signals, response = _gate_check("InProgress")
-    assert signals == []
-    assert response["Status"] == "SUCCESS"
+def test_a_job_replaced_at_deploy_time_under_the_same_gate_fails_the_check() -> None:
+    """A parameter changed: a new job, the same logical ids. The condition cannot wait again, so the
+    check fails rather than let what depends on completion use a model that does not exist yet."""
+    response = _gate_check("InProgress", request_type="Update", old_job="job-0")
+    assert response["Status"] == "FAILED"
+    assert "cannot wait again" in response["Reason"] and "job-0" in response["Reason"]
+    # The rollback back to the previous job, and a replacement that already completed, pass.
+    rollback = _gate_check(
+        "InProgress", request_type="Update", old_job="job-0", stack_status="UPDATE_ROLLBACK_IN_PROGRESS"
+    )
+    assert rollback["Status"] == "SUCCESS"
+    assert _gate_check("Completed", request_type="Update", old_job="job-0")["Status"] == "SUCCESS"
+    assert _gate_check("InProgress", request_type="Update")["Status"] == "SUCCESS"  # same job: tags only
 
 
 # ----- handler-level simulation of create -> event -> signal ------------------------------
@@ -186,30 +237,13 @@ def test_create_then_state_change_event_releases_the_gate(monkeypatch: pytest.Mo
     name = cfn.physical_id
     assert name is not None and sm.jobs[name].tags[handler.TAG_GATE] == "gate-1"
     sm.finish(name)
-    # What EventBridge delivers for the finished job, tags included.
-    described = sm.describe_training_job(TrainingJobName=name)
-    detail = {
-        **{k: v for k, v in described.items() if k != "CreationTime"},
-        "Tags": sm.jobs[name].tags,
-        "ModelArtifacts": {"S3ModelArtifacts": f"s3://output-bucket/jobs/{name}/output/model.tar.gz"},
-    }
-    ((url, signal),) = _deliver({"detail-type": FIXTURE["detail-type"], "detail": detail, "Gate": GATE}, sm)
-    assert (url, signal["Status"], signal["UniqueId"]) == (HANDLE_URL, "SUCCESS", name)
-    assert signal["Data"] == cfn.responses[0]["Data"]["ModelArtifacts"]
-
-
-def _as_the_rule_delivers(status: str, name: str = "job-1") -> dict[str, Any]:
-    """The rule's input: of the detail, only the job's name and status."""
-    return {
-        "detail-type": FIXTURE["detail-type"],
-        "detail": {"TrainingJobName": name, "TrainingJobStatus": status},
-        "Gate": GATE,
-    }
+    assert _deliver(_as_the_rule_delivers("Completed", name), sm) == [{"UniqueId": name, "Status": "SUCCESS"}]
 
 
 def test_the_rules_event_of_name_and_status_is_all_the_handler_needs() -> None:
-    ((url, signal),) = _deliver(_as_the_rule_delivers("Completed"), _sagemaker("job-1", "Completed"))
-    assert (url, signal["Status"], signal["Data"]) == (HANDLE_URL, "SUCCESS", "s3://out/jobs/job-1/output/model.tar.gz")
+    assert _deliver(_as_the_rule_delivers("Completed"), _sagemaker("job-1", "Completed")) == [
+        {"UniqueId": "job-1", "Status": "SUCCESS"}
+    ]
 
 
 def test_a_finished_event_ahead_of_sagemakers_reads_fails_so_that_lambda_delivers_it_again(
@@ -221,24 +255,7 @@ def test_a_finished_event_ahead_of_sagemakers_reads_fails_so_that_lambda_deliver
         _deliver(_as_the_rule_delivers("Completed"), sm)
     assert "event-ahead-of-sagemaker-retry" in capsys.readouterr().out
     sm.finish("job-1", "Completed", SecondaryStatus="Completed")  # Lambda's retry, a minute later
-    ((_, signal),) = _deliver(_as_the_rule_delivers("Completed"), sm)
-    assert signal["Status"] == "SUCCESS"
-
-
-def test_uncompressed_output_releases_the_gate_with_the_prefix_the_resource_answered(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = FakeClock()
-    monkeypatch.setattr(handler.time, "monotonic", clock.monotonic)
-    monkeypatch.setattr(handler.time, "sleep", clock.sleep)
-    sm = FakeSageMaker()
-    cfn = CloudFormation(sm)
-    request = {**REQUEST, "OutputDataConfig": {**REQUEST["OutputDataConfig"], "CompressionType": "NONE"}}
-    created = cfn.create(props(request, GateId="gate-1"))
-    name = created["PhysicalResourceId"]
-    sm.finish(name)
-    ((_, signal),) = _deliver(_as_the_rule_delivers("Completed", name), sm)
-    assert signal["Data"] == created["Data"]["ModelArtifacts"] == f"s3://output-bucket/jobs/{name}/output/model/"
+    assert _deliver(_as_the_rule_delivers("Completed"), sm) == [{"UniqueId": "job-1", "Status": "SUCCESS"}]
 
 
 # ----- the construct --------------------------------------------------------------------------
@@ -255,7 +272,7 @@ def test_model_and_endpoint_config_wait_for_the_completion_gate() -> None:
     condition_id, condition = only(tmpl, "AWS::CloudFormation::WaitCondition")
     _, model = only(tmpl, "AWS::SageMaker::Model")
     assert condition_id in model["DependsOn"]
-    assert int(condition["Properties"]["Timeout"]) == 3 * 3600
+    assert condition["CreationPolicy"] == {"ResourceSignal": {"Count": 1, "Timeout": "PT3H"}}
     job_id, _ = only(tmpl, "Custom::SageMakerTrainingJob")
     assert model["Properties"]["PrimaryContainer"]["ModelDataUrl"] == {"Fn::GetAtt": [job_id, "ModelArtifacts"]}
     _, config = only(tmpl, "AWS::SageMaker::EndpointConfig")
@@ -278,20 +295,26 @@ def test_rule_and_its_permission_exist_before_the_job_starts() -> None:
     assert pattern["detail"]["TrainingJobStatus"] == ["Completed", "Failed", "Stopped"]
     assert (pattern["account"], pattern["region"]) == (["111111111111"], ["us-east-1"])
     assert "GateId" in job["Properties"]
-    # The rule names the wait handle; its presigned URL is looked up, never put in the rule.
+    # The rule names the condition; signalling it takes the handler's SignalResource permission.
     (target,) = rule["Properties"]["Targets"]
-    handle_id, _ = only(tmpl, "AWS::CloudFormation::WaitConditionHandle")
-    assert {"Ref": handle_id} not in target["InputTransformer"]["InputTemplate"]["Fn::Join"][1]
-    assert f'"HandleLogicalId":"{handle_id}"' in "".join(
-        p for p in target["InputTransformer"]["InputTemplate"]["Fn::Join"][1] if isinstance(p, str)
-    )
+    condition_id, _ = only(tmpl, "AWS::CloudFormation::WaitCondition")
+    assert not resources(tmpl, "AWS::CloudFormation::WaitConditionHandle")
+    template_text = "".join(p for p in target["InputTransformer"]["InputTemplate"]["Fn::Join"][1] if isinstance(p, str))
+    assert f'"ConditionLogicalId":"{condition_id}"' in template_text
+    # Of the event's detail, only the job's name and status reach the handler.
+    assert target["InputTransformer"]["InputPathsMap"] == {
+        "detail-TrainingJobName": "$.detail.TrainingJobName",
+        "detail-TrainingJobStatus": "$.detail.TrainingJobStatus",
+    }
     provider_policy = next(
         p for k, p in resources(tmpl, "AWS::IAM::Policy").items() if k.startswith("SageMakerTrainingJobProviderRole")
     )
-    (lookup,) = [
-        s for s in provider_policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "FindCompletionGates"
-    ]
-    assert (lookup["Action"], lookup["Resource"]) == ("cloudformation:DescribeStackResource", {"Ref": "AWS::StackId"})
+    by_sid = {s.get("Sid"): s for s in provider_policy["Properties"]["PolicyDocument"]["Statement"]}
+    for sid, action in (
+        ("FindCompletionGates", "cloudformation:DescribeStackResource"),
+        ("SignalCompletionGates", "cloudformation:SignalResource"),
+    ):
+        assert (by_sid[sid]["Action"], by_sid[sid]["Resource"]) == (action, {"Ref": "AWS::StackId"})
 
 
 def test_model_role_can_read_only_the_artifacts() -> None:

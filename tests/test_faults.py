@@ -305,7 +305,7 @@ def test_the_gate_check_rides_out_read_lag_of_the_job_just_created(
         job = run(emulator, event("Create", properties=props(GateId="gate-1")))["PhysicalResourceId"]
         check = event(
             "Create",
-            properties={"TrainingJobName": job, "Handle": emulator.response_url("handle"), "GateId": "gate-1"},
+            properties={"TrainingJobName": job, "ConditionLogicalId": "JobCompletionCondition", "GateId": "gate-1"},
         )
         check["ResourceType"] = handler.GATE_TYPE
         answer = run(emulator, check)

@@ -173,8 +173,11 @@ def test_handler_can_manage_only_this_stacks_jobs_and_pass_roles_only_to_sagemak
     update = by_sid["UpdateStackTrainingJobs"]
     assert (update["Action"], update["Resource"]) == ("sagemaker:UpdateTrainingJob", [jobs["Resource"]])
     assert update["Condition"]["BoolIfExists"] == {"sagemaker:EnableRemoteDebug": "false"}
+    assert by_sid["ReadStackStatus"]["Action"] == "cloudformation:DescribeStacks"
+    assert by_sid["ReadStackStatus"]["Resource"].startswith("arn:aws:cloudformation:")
     assert set(by_sid) == {
         None,
+        "ReadStackStatus",
         "ManageStackTrainingJobs",
         "StartStackTrainingJobs",
         "UpdateStackTrainingJobs",

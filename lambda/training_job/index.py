@@ -317,12 +317,6 @@ def allowed_response_url(url: str, stack_id: str) -> bool:
     )
 
 
-def allowed_handle_url(url: str, stack_id: str) -> bool:
-    """Whether ``url`` is a wait condition handle of the stack's region and partition (bucket
-    ``cloudformation-waitcondition-<region>``), or on loopback."""
-    return is_loopback(url) or _cloudformation_bucket_url(url, stack_id, lambda region: "waitcondition-" + region)
-
-
 def _cloudformation_bucket_url(url: str, stack_id: str, bucket_of: Callable[[str], str]) -> bool:
     """An https URL of CloudFormation's bucket ``cloudformation-<bucket_of(region)>``,
     virtual-hosted or path-style, on the S3 endpoint of the stack's region and partition."""
@@ -1020,9 +1014,18 @@ def _props_or_none(raw: Any) -> Props | None:
 # ----- completion gates ------------------------------------------------------------------------
 
 
-def signal_gate(put: Put, handle_url: str, job: Mapping[str, Any]) -> str | None:
-    """Releases a WaitCondition for a finished job: SUCCESS on Completed, FAILURE on Failed or
-    Stopped (MaxRuntimeExceeded included) with SageMaker's reason. None while it runs."""
+def signal_gate(
+    cloudformation: Client, stack_id: str, condition: str, job: Mapping[str, Any], deadline: float
+) -> str | None:
+    """Releases the gate's WaitCondition (a CreationPolicy) for a finished job with
+    ``cloudformation:SignalResource`` on the handler's own stack: SUCCESS on Completed, FAILURE on
+    Failed or Stopped (MaxRuntimeExceeded included), the job's name as the signal's UniqueId
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_SignalResource.html).
+    SageMaker's reason is logged (a signal carries none). None while the job runs.
+
+    A condition that already took its signal (a duplicate event) is left as it is; one that does
+    not wait yet (the job finished before CloudFormation created it) raises ``GateNotWaiting``, so
+    that Lambda delivers the event again."""
     name, status = job["TrainingJobName"], job["TrainingJobStatus"]
     if status == "Completed":
         outcome, reason = "SUCCESS", f"training job {name} completed"
@@ -1035,11 +1038,40 @@ def signal_gate(put: Put, handle_url: str, job: Mapping[str, Any]) -> str | None
             reason += f": {job['FailureReason']}"
     else:
         return None
-    artifacts = job.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
-    body = {"Status": outcome, "Reason": reason[:1000], "UniqueId": name, "Data": artifacts}
-    put(handle_url, json.dumps(body).encode())
-    log(event="StateChange", job=name, action="signalled-gate", status=status, outcome=outcome)
+    try:
+        call(
+            cloudformation.signal_resource,
+            deadline,
+            StackName=stack_id,
+            LogicalResourceId=condition,
+            UniqueId=name,
+            Status=outcome,
+        )
+    except ClientError as error:
+        if error.response["Error"].get("Code") not in ("ValidationError", "ValidationException"):
+            raise
+        waiting = _condition_status(cloudformation, stack_id, condition, deadline)
+        if waiting is None or not waiting.endswith(("_COMPLETE", "_FAILED")):
+            log(job=name, action="gate-not-waiting-yet-retry", condition_status=waiting)
+            raise GateNotWaiting(
+                f"the completion gate {condition} does not wait yet ({waiting}): {_error_text(error)}"
+            ) from error
+        log(job=name, action="gate-already-released", condition_status=waiting)
+        return outcome
+    log(job=name, action="signalled-gate", status=status, outcome=outcome, reason=reason[:1000])
     return outcome
+
+
+def _condition_status(cloudformation: Client, stack_id: str, condition: str, deadline: float) -> str | None:
+    try:
+        found = call(cloudformation.describe_stack_resource, deadline, StackName=stack_id, LogicalResourceId=condition)
+    except ClientError:
+        return None  # not created yet
+    return str(found["StackResourceDetail"].get("ResourceStatus", ""))
+
+
+class GateNotWaiting(Exception):
+    """The condition cannot take a signal yet: failing the invocation makes Lambda retry the event."""
 
 
 class EventAheadOfSageMaker(Exception):
@@ -1048,9 +1080,7 @@ class EventAheadOfSageMaker(Exception):
     https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html)."""
 
 
-def on_state_change(
-    event: Mapping[str, Any], sm: Client, cloudformation: Client, put: Put, deadline: float
-) -> str | None:
+def on_state_change(event: Mapping[str, Any], sm: Client, cloudformation: Client, deadline: float) -> str | None:
     """An EventBridge "SageMaker Training Job State Change", routed with this job's gate.
 
     The event only names the job (only ``detail.TrainingJobName`` and ``detail.TrainingJobStatus``
@@ -1064,7 +1094,7 @@ def on_state_change(
     """
     detail, gate = event.get("detail"), event.get("Gate")
     name = detail.get("TrainingJobName") if isinstance(detail, Mapping) else None
-    keys = ("Id", "StackId", "HandleLogicalId")
+    keys = ("Id", "StackId", "ConditionLogicalId")
     if (
         not isinstance(detail, Mapping)
         or not isinstance(gate, Mapping)
@@ -1101,26 +1131,26 @@ def on_state_change(
             f"the event says training job {name} is {detail.get('TrainingJobStatus')}, SageMaker still says "
             f"{job['TrainingJobStatus']}: failing so that Lambda delivers the event again"
         )
-    # The rule carries where the wait handle is, not its presigned URL.
-    handle = call(
-        cloudformation.describe_stack_resource, deadline, StackName=own, LogicalResourceId=gate["HandleLogicalId"]
-    )
-    return signal_gate(put, handle["StackResourceDetail"]["PhysicalResourceId"], job)
+    return signal_gate(cloudformation, own, gate["ConditionLogicalId"], job, deadline)
 
 
-def on_gate(sm: Client, event: Mapping[str, Any], put: Put, deadline: float) -> tuple[str, dict[str, str]]:
-    """``Custom::SageMakerTrainingJobGate``: created after the job; releases the gate at once
-    when the job already finished (its state change may have come before the rule was live)."""
+def on_gate(
+    sm: Client, event: Mapping[str, Any], rollback: Callable[[], bool | None], deadline: float
+) -> tuple[str, dict[str, str]]:
+    """``Custom::SageMakerTrainingJobGate``: created after the job and before its condition; checks
+    that the job is this gate's (riding out read lag). An Update that names another job under the
+    same gate is a replacement decided at deploy time (a parameter, an import): a WaitCondition
+    waits only when created, so nothing would wait for the new job; the check fails that
+    deployment, unless CloudFormation is rolling back (a rollback never fails here) or the job
+    has already completed."""
     physical = str(event.get("PhysicalResourceId") or f"gate-{event['RequestId']}")
     if event["RequestType"] == "Delete":
         return physical, {}
     props = event.get("ResourceProperties") or {}
-    name, handle = props.get("TrainingJobName"), props.get("Handle")
-    if not isinstance(name, str) or not isinstance(handle, str):
-        raise HandlerError("malformed gate properties: TrainingJobName and Handle are required")
+    name, condition = props.get("TrainingJobName"), props.get("ConditionLogicalId")
+    if not isinstance(name, str) or not isinstance(condition, str):
+        raise HandlerError("malformed gate properties: TrainingJobName and ConditionLogicalId are required")
     own = own_stack_id() or event["StackId"]
-    if not allowed_handle_url(handle, own):
-        raise HandlerError("malformed gate properties: Handle is not a wait condition handle of this stack's region")
     # The job was created just before this resource: "not found" is read lag, as after a Create.
     lag_deadline = min(deadline, time.monotonic() + LAG_SECONDS)
     job = await_visible(lambda: describe(sm, name, lag_deadline), lag_deadline)
@@ -1131,8 +1161,20 @@ def on_gate(sm: Client, event: Mapping[str, Any], put: Put, deadline: float) -> 
         raise HandlerError(f"the tags of training job {name} could not be read in {LAG_SECONDS:.0f} s")
     if tags.get(TAG_STACK) != own or tags.get(TAG_GATE) != props.get("GateId"):
         raise HandlerError(f"training job {name} is not the job of this gate")
-    outcome = signal_gate(put, handle, job)
-    log(event=event["RequestType"], job=name, action="checked-gate", status=job["TrainingJobStatus"], outcome=outcome)
+    old = event.get("OldResourceProperties") or {}
+    replaced = event["RequestType"] == "Update" and old.get("TrainingJobName") not in (None, name)
+    if replaced and old.get("ConditionLogicalId") == condition and job["TrainingJobStatus"] != "Completed":
+        if rollback():
+            log(event="Update", job=name, action="gate-check-rollback", status=job["TrainingJobStatus"])
+        else:
+            raise HandlerError(
+                f"training job {name} replaced {old.get('TrainingJobName')} because of a value known only at "
+                "deploy time (a parameter or an import), but its completion gate already waited for the "
+                "previous job and a CloudFormation WaitCondition cannot wait again: failing so that nothing "
+                "that depends on the gate runs before the new job's model exists. Pass the value at synth, "
+                "or change the job so that the template shows it"
+            )
+    log(event=event["RequestType"], job=name, action="checked-gate", status=job["TrainingJobStatus"])
     return physical, {"TrainingJobStatus": job["TrainingJobStatus"]}
 
 
@@ -1287,7 +1329,6 @@ def handler(
             event,
             client or make_client(),
             cloudformation or make_client("cloudformation"),
-            put or _default_put,
             deadline,
         )
         return
@@ -1328,7 +1369,10 @@ def handler(
             props = parse_props(event.get("ResourceProperties"))
         sm = client or make_client()
         if event.get("ResourceType") == GATE_TYPE:
-            physical, data = on_gate(sm, event, put or _default_put, deadline)
+            gate_rollback = Rollback(
+                lambda: cloudformation or make_client("cloudformation"), own_stack_id() or event["StackId"], deadline
+            )
+            physical, data = on_gate(sm, event, gate_rollback, deadline)
         elif request_type == "Create":
             physical, data = on_create(sm, event, props, deadline, responder)  # type: ignore[arg-type]
         elif request_type == "Update":
