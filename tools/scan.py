@@ -38,6 +38,9 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("cfripper", "WildcardResourceRule", r"SageMakerTrainingJobProviderRoleDefaultPolicy[0-9A-F]{8}"): (
         "sagemaker:ListTrainingJobs supports no resource-level permissions."
     ),
+    ("cfripper", "WildcardResourceRule", r"\w*Role(Default)?Policy[0-9A-F]{8}"): (
+        "sagemaker:Search, which an Experiments run's load_run calls, supports no resource-level permissions."
+    ),
     ("cfripper", "GenericResourceWildcardPolicyRule", r"(SageMakerTrainingStorageKey|EndpointKey)[0-9A-F]{8}"): (
         "CDK's default key policy: the account's root may administer the key (kms:*), and IAM policies decide "
         "who uses it, as KMS recommends; without it the key could become unmanageable."
