@@ -45,10 +45,9 @@ from aws_cdk import (
 )
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
-from constructs import Construct, IConstruct, IValidation
+from constructs import Construct, IValidation
 
 from .lazy import lazy_string
-from .memo import per_object
 from .policy import allow
 from .provider import TrainingJobProvider
 from .request import job_identity
@@ -92,12 +91,14 @@ def _references(value: Any, found: set[str]) -> set[str]:
 _GATE_RESOURCES = ("AWS::CloudFormation::WaitCondition", GATE_TYPE)
 
 
-def _elements(stack: Stack) -> dict[str, CfnResource]:
-    """The stack's resources by logical id, gates' own left out (their ids depend on this)."""
+def _elements(stack: Stack) -> dict[str, CfnResource | CfnParameter]:
+    """The stack's resources and parameters by logical id, gates' own left out (their ids depend
+    on this)."""
     return {
         stack.resolve(child.logical_id): child
         for child in stack.node.find_all()
-        if isinstance(child, CfnResource) and child.cfn_resource_type not in _GATE_RESOURCES
+        if isinstance(child, CfnParameter)
+        or (isinstance(child, CfnResource) and child.cfn_resource_type not in _GATE_RESOURCES)
     }
 
 
@@ -124,6 +125,7 @@ class CompletionGate(Construct):
         self._timeout = timeout
         stack = Stack.of(self)
         self._stack = stack
+        self._settled: str | None = None  # the gate id, once the app is validated
         self.gate_id: str = lazy_string(self._identity)
         self.condition = CfnWaitCondition(self, "Condition")
         self.condition.cfn_options.creation_policy = CfnCreationPolicy(
@@ -168,17 +170,22 @@ class CompletionGate(Construct):
                 max_event_age=Duration.hours(24),
             )
         )
-        self.node.add_validation(_DeployTimeValues(self, request))
+        self.node.add_validation(_Settle(self))
 
     def _identity(self) -> str:
-        """The gate id: what identifies the job as the template renders it, and the timeout."""
+        """The gate id: what identifies the job as the template renders it, and the timeout;
+        computed once when the app is validated (after Aspects), and on demand before that."""
+        if self._settled is not None:
+            return self._settled
+        resolved = self._stack.resolve(self._request())
+        return self._digest(resolved, _elements(self._stack), _references(resolved, set()))
+
+    def _digest(self, resolved: Any, elements: Mapping[str, CfnResource | CfnParameter], references: set[str]) -> str:
         stack = self._stack
-        resolved = stack.resolve(self._request())
-        elements = per_object(self, "elements", lambda: _elements(stack))
         referenced = {}
-        for logical_id in sorted(_references(resolved, set())):
+        for logical_id in sorted(references):
             element = elements.get(logical_id)
-            if element is not None and element.cfn_resource_type != "Custom::SageMakerTrainingJob":
+            if isinstance(element, CfnResource) and element.cfn_resource_type != "Custom::SageMakerTrainingJob":
                 properties = stack.resolve(element._cfn_properties) or {}
                 # Tags never replace a resource (and stack tags reach every resource).
                 referenced[logical_id] = {k: v for k, v in properties.items() if k.lower() != "tags"}
@@ -187,6 +194,25 @@ class CompletionGate(Construct):
             {"job": job, "referenced": referenced, "timeout": self._timeout.to_seconds()}, sort_keys=True, default=str
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    def settle(self) -> None:
+        """At validation (after Aspects and overrides): fixes the gate id, and warns when the request
+        holds values known only at deploy time."""
+        resolved = self._stack.resolve(self._request())
+        elements, references = _elements(self._stack), _references(resolved, set())
+        self._settled = self._digest(resolved, elements, references)
+        parameters = sorted(i for i in references if isinstance(elements.get(i), CfnParameter))
+        names = parameters + (["Fn::ImportValue"] if "Fn::ImportValue" in json.dumps(resolved) else [])
+        if names:
+            Annotations.of(self).add_warning_v2(
+                "@constructs-lib/gate-deploy-time-values",
+                "wait_for_completion: the request uses values known only at deploy time ("
+                + ", ".join(names)
+                + "); a change to them replaces the job, but CloudFormation cannot make the completion "
+                "gate wait again under the same logical id, so the gate's check fails that deployment "
+                "(and it rolls back). Pass such values at synth (context, props) to let a change start "
+                "a new job that the deployment waits for.",
+            )
 
     def _hashed(self, element: CfnElement) -> None:
         """Ends the element's logical id with the gate id, as rendered with the template."""
@@ -214,29 +240,12 @@ class CompletionGate(Construct):
 
 
 @jsii.implements(IValidation)
-class _DeployTimeValues:
-    """Warns when the gated request holds values known only at deploy time."""
+class _Settle:
+    """The gate's validation step: ``CompletionGate.settle``."""
 
-    def __init__(self, scope: IConstruct, request: Callable[[], Mapping[str, Any]]) -> None:
-        self._scope = scope
-        self._request = request
+    def __init__(self, gate: CompletionGate) -> None:
+        self._gate = gate
 
     def validate(self) -> list[str]:
-        stack = Stack.of(self._scope)
-        resolved = stack.resolve(self._request())
-        parameters = {
-            stack.resolve(p.logical_id) for p in stack.node.find_all() if isinstance(p, CfnParameter)
-        } & _references(resolved, set())
-        imports = "Fn::ImportValue" in json.dumps(resolved)
-        if parameters or imports:
-            names = sorted(parameters) + (["Fn::ImportValue"] if imports else [])
-            Annotations.of(self._scope).add_warning_v2(
-                "@constructs-lib/gate-deploy-time-values",
-                "wait_for_completion: the request uses values known only at deploy time ("
-                + ", ".join(names)
-                + "); a change to them replaces the job, but CloudFormation cannot make the completion "
-                "gate wait again under the same logical id, so the gate's check fails that deployment "
-                "(and it rolls back). Pass such values at synth (context, props) to let a change start "
-                "a new job that the deployment waits for.",
-            )
+        self._gate.settle()
         return []

@@ -423,14 +423,15 @@ class TrainingJob(TrainingJobBase):
                 hyperparameters = {**hyperparameters, **distributed.hyperparameters(types[0], region)}
         chosen_volume = serverless is None  # SageMaker selects a serverless job's volumes
         nvme = [t for t in types if has_local_nvme_storage(t)]
-        if volume_kms_key is None and encrypt_volume and chosen_volume and not nvme:
-            volume_kms_key = self.output_kms_key
-        elif volume_kms_key is None and encrypt_volume and chosen_volume and self.output_kms_key is not None:
-            Annotations.of(self).add_warning_v2(
-                "@constructs-lib/volume-key-dropped",
-                f"encrypt_volume: no VolumeKmsKeyId is sent, because {', '.join(nvme)} has local NVMe "
-                "storage, which SageMaker encrypts itself and for which it refuses a volume key",
-            )
+        if volume_kms_key is None and encrypt_volume and chosen_volume:
+            if not nvme:
+                volume_kms_key = self.output_kms_key
+            elif self.output_kms_key is not None:
+                Annotations.of(self).add_warning_v2(
+                    "@constructs-lib/volume-key-dropped",
+                    f"encrypt_volume: no VolumeKmsKeyId is sent, because {', '.join(nvme)} has local NVMe "
+                    "storage, which SageMaker encrypts itself and for which it refuses a volume key",
+                )
         if training_job_name is not None:
             Annotations.of(self).add_warning_v2(
                 "@constructs-lib/fixed-job-name",

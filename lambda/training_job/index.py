@@ -1368,19 +1368,17 @@ def handler(
         else:
             props = parse_props(event.get("ResourceProperties"))
         sm = client or make_client()
+        # Asked at most once, and only where the answer changes what is done.
+        rollback = Rollback(
+            lambda: cloudformation or make_client("cloudformation"), own_stack_id() or event["StackId"], deadline
+        )
         if event.get("ResourceType") == GATE_TYPE:
-            gate_rollback = Rollback(
-                lambda: cloudformation or make_client("cloudformation"), own_stack_id() or event["StackId"], deadline
-            )
-            physical, data = on_gate(sm, event, gate_rollback, deadline)
+            physical, data = on_gate(sm, event, rollback, deadline)
         elif request_type == "Create":
             physical, data = on_create(sm, event, props, deadline, responder)  # type: ignore[arg-type]
         elif request_type == "Update":
             if not isinstance(event.get("PhysicalResourceId"), str):
                 raise HandlerError("malformed event: PhysicalResourceId missing")
-            rollback = Rollback(
-                lambda: cloudformation or make_client("cloudformation"), own_stack_id() or event["StackId"], deadline
-            )
             physical, data = on_update(sm, event, props, deadline, responder, rollback)  # type: ignore[arg-type]
         elif request_type == "Delete":
             if not isinstance(event.get("PhysicalResourceId"), str):
