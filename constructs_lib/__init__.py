@@ -20,13 +20,14 @@ from .execution_role import sagemaker_service_role
 from .image import TrainingImage, TrainingRepositoryAccessMode
 from .instance_group import InstanceGroup
 from .provider import TrainingJobProvider
+from .removal import JobRemovalBehavior
 from .request import OutputCompressionType, hyperparameter_string
 from .s3_location import S3Location
 from .serverless import CustomizationTechnique, EvaluationType, Peft, ServerlessJobConfig, ServerlessJobType
 from .source_code import SourceCode
 from .storage import TrainingStorage
 from .tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
-from .training_job import JobRemovalBehavior, TrainingJob
+from .training_job import TrainingJob
 from .training_job_base import ITrainingJob
 
 __all__ = [

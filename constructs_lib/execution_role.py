@@ -4,7 +4,6 @@ permissions the job's configuration needs (nothing for what it does not use)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -12,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from .nag import acknowledge_rule, acknowledge_wildcard
-from .policy import allow, allow_key, allow_s3_encryption, arn
+from .policy import allow, allow_key, arn
 from .s3_location import S3Location
 
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -86,24 +85,10 @@ def create_execution_role(
     return role
 
 
-@dataclass(frozen=True)
-class JobAccess:
-    """What one job reaches; its role's statements are derived from this and nothing else."""
-
-    log_streams: str  # the job's log stream names start with this
-    inputs: Sequence[S3Location]
-    output: S3Location
-    output_kms_key: kms.IKey | None
-    checkpoint: S3Location | None
-    volume_kms_key: kms.IKey | None
-    subnet_ids: Sequence[str]
-    security_group_ids: Sequence[str]
-
-
-def grant_job_access(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
-    """Adds the statements ``access`` needs to ``role`` (each once, however many jobs share it)."""
+def grant_logs(stack: Stack, role: iam.IRole, log_streams: str) -> None:
+    """The job's CloudWatch Logs streams (names starting with ``log_streams``) and metrics."""
     log_group_arn = arn(stack, "logs", f"log-group:{LOG_GROUP}")
-    log_streams = f"{log_group_arn}:log-stream:{access.log_streams}*"
+    streams = f"{log_group_arn}:log-stream:{log_streams}*"
     # CloudWatch Logs authorizes the log-group actions against the group's ARN with ``:*``
     # (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_LogGroup.html:
     # "use this version [with :*] in IAM policies"); the bare ARN denies them.
@@ -113,7 +98,7 @@ def grant_job_access(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
         [f"{log_group_arn}:*"],
         sid="TrainingJobLogGroup",
     )
-    allow(role, ["logs:CreateLogStream", "logs:PutLogEvents"], [log_streams], sid="TrainingJobLogs")
+    allow(role, ["logs:CreateLogStream", "logs:PutLogEvents"], [streams], sid="TrainingJobLogs")
     allow(
         role,
         ["cloudwatch:PutMetricData"],
@@ -121,33 +106,56 @@ def grant_job_access(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
         conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
         sid="TrainingJobMetrics",
     )
-    for location in access.inputs:
-        location.grant_read(stack, role)
-    access.output.grant_write(stack, role)
-    if access.output_kms_key is not None and access.output_kms_key is not access.output.encryption_key:
-        allow_s3_encryption(stack, role, access.output_kms_key, write=True)
-    if access.checkpoint is not None:
-        access.checkpoint.grant_read_write(stack, role)
-    if access.volume_kms_key is not None:
-        allow_key(
-            stack,
-            role,
-            ["kms:CreateGrant"],
-            access.volume_kms_key,
-            conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            sid="TrainingVolumeEncryption",
-        )
-    if access.subnet_ids:
-        _grant_network_interfaces(stack, role, access)
-    _acknowledge_wildcards(stack, role, access, log_streams)
+    acknowledge_wildcard(
+        role,
+        "*",
+        "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
+        "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
+        "VPC jobs, the EC2 describe actions.",
+    )
+    acknowledge_wildcard(
+        role,
+        f"{log_group_arn}:*",
+        "CloudWatch Logs authorizes CreateLogGroup and DescribeLogStreams on the group's ARN with ':*' "
+        "(its streams); the group is SageMaker's own training log group, nothing else.",
+    )
+    acknowledge_wildcard(
+        role,
+        streams,
+        "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
+    )
 
 
-def _grant_network_interfaces(stack: Stack, role: iam.IRole, access: JobAccess) -> None:
+def acknowledge_objects(stack: Stack, role: iam.IRole, location: S3Location) -> None:
+    """The objects below a prefix the job reads or writes: their names are SageMaker's choice."""
+    acknowledge_wildcard(
+        role,
+        location.objects_arn(stack),
+        "Objects below a prefix this job is configured to read or write; SageMaker "
+        "chooses the object names at run time.",
+    )
+
+
+def grant_volume_key(stack: Stack, role: iam.IRole, key: kms.IKey) -> None:
+    """SageMaker creates a grant on ``key`` for the job's storage volumes."""
+    allow_key(
+        stack,
+        role,
+        ["kms:CreateGrant"],
+        key,
+        conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        sid="TrainingVolumeEncryption",
+    )
+
+
+def grant_network_interfaces(
+    stack: Stack, role: iam.IRole, subnet_ids: Sequence[str], security_group_ids: Sequence[str]
+) -> None:
     """The EC2 actions SageMaker uses to attach the job to the VPC, scoped to its subnets and
     security groups wherever EC2 supports resource-level permissions."""
     interfaces = arn(stack, "ec2", "network-interface/*")
-    subnets = [arn(stack, "ec2", f"subnet/{s}") for s in access.subnet_ids]
-    groups = [arn(stack, "ec2", f"security-group/{g}") for g in access.security_group_ids]
+    subnets = [arn(stack, "ec2", f"subnet/{s}") for s in subnet_ids]
+    groups = [arn(stack, "ec2", f"security-group/{g}") for g in security_group_ids]
     allow(role, ["ec2:CreateNetworkInterface"], [interfaces, *subnets, *groups], sid="CreateJobNetworkInterfaces")
     # SAR: the permission actions take the network-interface resource type (with ec2:Subnet).
     allow(
@@ -175,32 +183,3 @@ def _grant_network_interfaces(stack: Stack, role: iam.IRole, access: JobAccess) 
         "SageMaker creates the job's network interfaces at run time, so their ids are unknown; "
         "all actions on them are limited to the job's subnets (and creation to its security groups).",
     )
-
-
-def _acknowledge_wildcards(stack: Stack, role: iam.IRole, access: JobAccess, log_streams: str) -> None:
-    acknowledge_wildcard(
-        role,
-        "*",
-        "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
-        "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
-        "VPC jobs, the EC2 describe actions.",
-    )
-    acknowledge_wildcard(
-        role,
-        f"{arn(stack, 'logs', f'log-group:{LOG_GROUP}')}:*",
-        "CloudWatch Logs authorizes CreateLogGroup and DescribeLogStreams on the group's ARN with ':*' "
-        "(its streams); the group is SageMaker's own training log group, nothing else.",
-    )
-    acknowledge_wildcard(
-        role,
-        log_streams,
-        "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
-    )
-    locations = [*access.inputs, access.output, *([access.checkpoint] if access.checkpoint else [])]
-    for location in locations:
-        acknowledge_wildcard(
-            role,
-            location.objects_arn(stack),
-            "Objects below a prefix this job is configured to read or write; SageMaker "
-            "chooses the object names at run time.",
-        )

@@ -213,3 +213,38 @@ class ImportedTrainingJob(TrainingJobBase):
     @property
     def training_job_arn(self) -> str:
         return self._arn
+
+
+class TrainingJobImports:
+    """``TrainingJob.from_training_job_name`` / ``_arn`` / ``_attributes``."""
+
+    @staticmethod
+    def from_training_job_name(scope: Construct, construct_id: str, training_job_name: str) -> ITrainingJob:
+        """A training job this app does not define, by its name (in the scope's account and region)."""
+        return ImportedTrainingJob(scope, construct_id, training_job_name=training_job_name)
+
+    @staticmethod
+    def from_training_job_arn(scope: Construct, construct_id: str, training_job_arn: str) -> ITrainingJob:
+        """A training job this app does not define, by its ARN."""
+        return ImportedTrainingJob(scope, construct_id, training_job_arn=training_job_arn)
+
+    @staticmethod
+    def from_training_job_attributes(
+        scope: Construct,
+        construct_id: str,
+        *,
+        training_job_name: str | None = None,
+        training_job_arn: str | None = None,
+        output: S3Location | None = None,
+        output_kms_key: kms.IKey | None = None,
+    ) -> ITrainingJob:
+        """A training job this app does not define: its name or ARN, and where it wrote its output
+        (the job's ``S3OutputPath``), for ``model_artifacts_s3_uri`` and the output grants."""
+        return ImportedTrainingJob(
+            scope,
+            construct_id,
+            training_job_name=training_job_name,
+            training_job_arn=training_job_arn,
+            output=output,
+            output_kms_key=output_kms_key,
+        )

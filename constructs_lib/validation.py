@@ -15,8 +15,12 @@ from functools import cache
 from typing import Any
 
 import botocore.session
-from aws_cdk import Token
+from aws_cdk import Annotations, Stack, Token
 from botocore.model import ListShape, MapShape, Shape, StringShape, StructureShape
+from constructs import IConstruct
+
+from .errors import Problems
+from .memo import per_object
 
 # API member paths -> the TrainingJob prop a user wrote. "#" stands for a list index.
 _PROP_NAMES = {
@@ -222,3 +226,19 @@ def _all_problems(request: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
     _check(_create_request_shape(), dict(request), "", out)
     return out
+
+
+def request_problems(scope: IConstruct, request: Mapping[str, Any], problems: Problems) -> None:
+    """Adds the problems of ``scope``'s rendered ``request`` per the API model; enum values the
+    local model does not know are warnings instead when the context sets ``ALLOW_UNKNOWN_ENUM_VALUES``."""
+    found, unknown = split_unknown_enum_values(request)
+    stack = Stack.of(scope)
+    if per_object(stack, "unknown enums", lambda: bool(scope.node.try_get_context(ALLOW_UNKNOWN_ENUM_VALUES))):
+        for value in unknown:
+            Annotations.of(scope).add_warning_v2(
+                "@constructs-lib/unknown-enum-value", f"{value} (accepted: {ALLOW_UNKNOWN_ENUM_VALUES} is set)"
+            )
+    else:
+        hint = f" (newer than the installed botocore? set the context {ALLOW_UNKNOWN_ENUM_VALUES}: true)"
+        found += [value + hint for value in unknown]
+    problems.extend_new(found)
