@@ -82,6 +82,12 @@ class TrainingJobProvider(Construct):
             description="Calls SageMaker training job APIs for the stack's training jobs",
         )
         self.log_group.grant_write(self.role)
+        self._grant_stack_jobs(stack)
+        self._create_function(stack)
+
+    def _grant_stack_jobs(self, stack: Stack) -> None:
+        """The statements that do not grow with the jobs: the stack's job names, its job roles,
+        its status, the listing of abandoned jobs; CreateTrainingJob's policy rendered at synth."""
         job_arn = stack.format_arn(service="sagemaker", resource="training-job", resource_name=f"{self.name_prefix}-*")
         self._job_arns = [job_arn]
         self._jobs_statement = iam.PolicyStatement(
@@ -155,6 +161,8 @@ class TrainingJobProvider(Construct):
             "Lambda creates log streams at run time inside this function's own log group.",
         )
 
+    def _create_function(self, stack: Stack) -> None:
+        """The handler function, its dead-letter queue, and why cdk-nag's rules on it do not apply."""
         # Events whose invocation failed after Lambda's retries (an answer CloudFormation never
         # received): kept 14 days for an operator to see what the handler could not finish.
         self.dead_letter_queue = sqs.Queue(
