@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..channel import InputMode
-from ..image import TrainingImage
+from ..image import TrainingImage, TrainingRepositoryAccessMode
 from ..request import hyperparameter_string
-from .context import JobContext, RequestPart
+from .context import JobContext, RequestPart, reads
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
 
 
 class Algorithm(RequestPart):
@@ -85,3 +88,55 @@ class Algorithm(RequestPart):
         if self.image_config is not None:
             spec["TrainingImageConfig"] = self.image_config
         return spec
+
+
+def read_algorithm_specification(reader: CliReader, spec: Mapping[str, Any]) -> None:
+    if "TrainingImage" in spec:
+        config = spec.get("TrainingImageConfig", {})
+        mode = config.get("TrainingRepositoryAccessMode")
+        provider = config.get("TrainingRepositoryAuthConfig", {}).get("TrainingRepositoryCredentialsProviderArn")
+        reader.props["image"] = TrainingImage.from_registry(
+            spec["TrainingImage"],
+            repository_access_mode=reader.enum(
+                "AlgorithmSpecification.TrainingImageConfig.TrainingRepositoryAccessMode",
+                TrainingRepositoryAccessMode,
+                mode,
+            )
+            if mode is not None
+            else None,
+            credentials_provider=reader.function(
+                "AlgorithmSpecification.TrainingImageConfig.TrainingRepositoryAuthConfig."
+                "TrainingRepositoryCredentialsProviderArn",
+                provider,
+            ),
+        )
+    if "AlgorithmName" in spec:
+        reader.props["algorithm_name"] = spec["AlgorithmName"]
+    reader.props["input_mode"] = reader.enum(
+        "AlgorithmSpecification.TrainingInputMode", InputMode, spec["TrainingInputMode"]
+    )
+    if "MetricDefinitions" in spec:
+        reader.props["metric_definitions"] = {m["Name"]: m["Regex"] for m in spec["MetricDefinitions"]}
+    if "EnableSageMakerMetricsTimeSeries" in spec:
+        reader.props["enable_sage_maker_metrics_time_series"] = spec["EnableSageMakerMetricsTimeSeries"]
+    if "ContainerEntrypoint" in spec:
+        reader.props["container_entrypoint"] = spec["ContainerEntrypoint"]
+    if "ContainerArguments" in spec:
+        reader.props["container_arguments"] = spec["ContainerArguments"]
+    typed = {
+        "ContainerEntrypoint",
+        "ContainerArguments",
+        *(("TrainingImageConfig",) if "TrainingImage" in spec else ()),
+        "TrainingImage",
+        "AlgorithmName",
+        "TrainingInputMode",
+        "MetricDefinitions",
+        "EnableSageMakerMetricsTimeSeries",
+    }
+    reader.leftovers("AlgorithmSpecification", spec, typed)
+
+
+Algorithm.cli_members = {
+    "AlgorithmSpecification": read_algorithm_specification,
+    "Environment": reads("environment"),
+}

@@ -26,6 +26,22 @@ from .serverless import Serverless
 from .stopping import Stopping
 from .tracking import Tracking
 
+# Every kind of part, in the order of the steps.
+PART_TYPES: tuple[type[RequestPart], ...] = (
+    RunSettings,
+    InputData,
+    Output,
+    Compute,
+    Networking,
+    Code,
+    Algorithm,
+    Tracking,
+    Serverless,
+    DebuggingPart,
+    Stopping,
+    Overrides,
+)
+
 
 def build(
     job: Construct, provider: TrainingJobProvider, name_prefix: str, props: Mapping[str, Any], problems: Problems

@@ -3,20 +3,23 @@ their key, warm pool, training plan, placement)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Annotations, Duration, Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 
-from ..capacity import InstancePlacementConfig, InstancePreference, preference_problems
+from ..capacity import InstancePlacementConfig, InstancePreference, PlacementSpecification, preference_problems
 from ..execution_role import grant_volume_key
 from ..instance_group import InstanceGroup, ml_instance_type
 from ..instance_types import has_local_nvme_storage
 from ..policy import key_arn_of
 from ..prop_types import labeled
 from .context import JobContext, RequestPart
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
 
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 
@@ -162,3 +165,52 @@ def _whole_gibibytes(size: Size | None) -> int:
         return int(size.to_gibibytes()) if size is not None else 30
     except RuntimeError:
         return 30
+
+
+def read_resource_config(reader: CliReader, config: Mapping[str, Any]) -> None:
+    if "InstanceGroups" in config:
+        reader.props["instance_groups"] = [
+            InstanceGroup(g["InstanceGroupName"], g["InstanceType"], g["InstanceCount"])
+            for g in config["InstanceGroups"]
+        ]
+    if "InstanceType" in config:
+        reader.props["instance_type"] = config["InstanceType"]
+    if "InstanceCount" in config:
+        reader.props["instance_count"] = config["InstanceCount"]
+    if "VolumeSizeInGB" in config:
+        reader.props["volume_size"] = Size.gibibytes(config["VolumeSizeInGB"])
+    if config.get("VolumeKmsKeyId"):
+        reader.props["volume_kms_key"] = reader.key("ResourceConfig.VolumeKmsKeyId", config["VolumeKmsKeyId"])
+    if "KeepAlivePeriodInSeconds" in config:
+        reader.props["keep_alive_period"] = Duration.seconds(config["KeepAlivePeriodInSeconds"])
+    if "TrainingPlanArn" in config:
+        reader.props["training_plan_arn"] = config["TrainingPlanArn"]
+    if "InstancePlacementConfig" in config:
+        placement = config["InstancePlacementConfig"]
+        reader.props["instance_placement"] = InstancePlacementConfig(
+            placement.get("EnableMultipleJobs"),
+            [
+                PlacementSpecification(spec["InstanceCount"], spec.get("UltraServerId"))
+                for spec in placement.get("PlacementSpecifications", [])
+            ],
+        )
+    if "InstancePreferences" in config:
+        reader.props["instance_preferences"] = [
+            InstancePreference(p["InstanceType"], p.get("InstanceCount"), p.get("TrainingPlanArns", []))
+            for p in config["InstancePreferences"]
+        ]
+    typed = {
+        "TrainingPlanArn",
+        "InstancePlacementConfig",
+        "InstancePreferences",
+        "InstanceType",
+        "InstanceCount",
+        "InstanceGroups",
+        "VolumeSizeInGB",
+        "VolumeKmsKeyId",
+        "KeepAlivePeriodInSeconds",
+    }
+    reader.leftovers("ResourceConfig", config, typed)
+
+
+Compute.cli_members = {"ResourceConfig": read_resource_config}

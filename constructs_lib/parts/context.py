@@ -10,9 +10,9 @@ into the request).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
@@ -23,6 +23,12 @@ from constructs import Construct
 from ..channel import Channel
 from ..errors import Problems
 from ..s3_location import S3Location
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
+
+CliMembers = dict[str, Callable[["CliReader", Any], None]]
+"""API member -> how a ``--cli-input-json`` document's value of it becomes props."""
 
 
 @dataclass
@@ -65,7 +71,11 @@ class JobContext:
 
 
 class RequestPart:
-    """One section of the request. Each step does nothing unless the part overrides it."""
+    """One section of the request. Each step does nothing unless the part overrides it.
+    ``cli_members``: the top-level API members the part owns, each with its reader of a CLI
+    input document (``TrainingJob.from_cli_input_json``)."""
+
+    cli_members: ClassVar[CliMembers] = {}
 
     def check(self, ctx: JobContext) -> None:
         """Adds the part's problems to ``ctx.problems`` (all are raised together, later)."""
@@ -88,3 +98,12 @@ def assemble(parts: Sequence[RequestPart], ctx: JobContext) -> dict[str, Any]:
     for part in parts:
         part.render(ctx, request)
     return request
+
+
+def reads(prop: str, convert: Callable[[Any], Any] = lambda value: value) -> Callable[[CliReader, Any], None]:
+    """A CLI reader that sets ``prop`` to the member's value (converted)."""
+
+    def read(reader: CliReader, value: Any) -> None:
+        reader.props[prop] = convert(value)
+
+    return read

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Annotations
 from constructs import Construct
 
-from ..channel import Channel
+from ..channel import (
+    Channel,
+    CompressionType,
+    DatasetSource,
+    FileSystemAccessMode,
+    FileSystemLocation,
+    FileSystemType,
+    InputMode,
+    RecordWrapperType,
+    S3DataDistributionType,
+    S3DataType,
+)
 from ..execution_role import acknowledge_objects
 from ..s3_location import S3Location
 from .context import JobContext, RequestPart
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
 
 
 def bound(channel: Channel, scope: Construct) -> Channel:
@@ -59,3 +73,89 @@ class InputData(RequestPart):
     def render(self, ctx: JobContext, request: dict[str, Any]) -> None:
         if self.channels:
             request["InputDataConfig"] = [channel.render() for channel in self.channels]
+
+
+def read_input_data_config(reader: CliReader, channels: list[Mapping[str, Any]]) -> None:
+    for i, raw in enumerate(channels):
+        if len(raw["DataSource"]) != 1:
+            reader.problems.add(
+                f"InputDataConfig[{i}].DataSource",
+                raw["DataSource"],
+                "exactly one of S3DataSource, FileSystemDataSource, DatasetSource",
+            )
+    if reader.problems:
+        return
+    if any(set(c["DataSource"]) - {"S3DataSource", "FileSystemDataSource", "DatasetSource"} for c in channels):
+        # A channel kind newer than the library: keep the list as is.
+        reader.overrides["InputDataConfig"] = channels
+        return
+    typed_channel = {
+        "ChannelName",
+        "DataSource",
+        "ContentType",
+        "CompressionType",
+        "RecordWrapperType",
+        "InputMode",
+        "ShuffleConfig",
+    }
+    result = []
+    for i, raw in enumerate(channels):
+        where = f"InputDataConfig[{i}]"
+        options: dict[str, Any] = {}
+        if "S3DataSource" in raw["DataSource"]:
+            source = raw["DataSource"]["S3DataSource"]
+            data: Any = reader.location(f"{where}.DataSource.S3DataSource.S3Uri", source["S3Uri"])
+            options["s3_data_type"] = reader.enum(f"{where}...S3DataType", S3DataType, source["S3DataType"])
+            if "S3DataDistributionType" in source:
+                options["distribution"] = reader.enum(
+                    f"{where}...S3DataDistributionType", S3DataDistributionType, source["S3DataDistributionType"]
+                )
+            if "AttributeNames" in source:
+                options["attribute_names"] = source["AttributeNames"]
+            if "InstanceGroupNames" in source:
+                options["instance_group_names"] = source["InstanceGroupNames"]
+            if "ModelAccessConfig" in source:
+                options["accept_eula"] = source["ModelAccessConfig"]["AcceptEula"]
+            if "HubAccessConfig" in source:
+                options["hub_content_arn"] = source["HubAccessConfig"]["HubContentArn"]
+            typed_source = {
+                "S3DataType",
+                "S3Uri",
+                "S3DataDistributionType",
+                "AttributeNames",
+                "InstanceGroupNames",
+                "ModelAccessConfig",
+                "HubAccessConfig",
+            }
+            reader.leftovers(f"{where}.DataSource.S3DataSource", source, typed_source)
+        elif "DatasetSource" in raw["DataSource"]:
+            data = DatasetSource(raw["DataSource"]["DatasetSource"]["DatasetArn"])
+        else:
+            fs = raw["DataSource"]["FileSystemDataSource"]
+            data = FileSystemLocation(
+                file_system_id=fs["FileSystemId"],
+                file_system_type=reader.enum(f"{where}...FileSystemType", FileSystemType, fs["FileSystemType"]),
+                directory_path=fs["DirectoryPath"],
+                access_mode=reader.enum(
+                    f"{where}...FileSystemAccessMode", FileSystemAccessMode, fs["FileSystemAccessMode"]
+                ),
+            )
+        if "ContentType" in raw:
+            options["content_type"] = raw["ContentType"]
+        if "CompressionType" in raw:
+            options["compression"] = reader.enum(f"{where}.CompressionType", CompressionType, raw["CompressionType"])
+        if "RecordWrapperType" in raw:
+            options["record_wrapper"] = reader.enum(
+                f"{where}.RecordWrapperType", RecordWrapperType, raw["RecordWrapperType"]
+            )
+        if "InputMode" in raw:
+            options["input_mode"] = reader.enum(f"{where}.InputMode", InputMode, raw["InputMode"])
+        if "ShuffleConfig" in raw:
+            options["shuffle_seed"] = raw["ShuffleConfig"]["Seed"]
+        reader.leftovers(where, raw, typed_channel)
+        if data is not None:
+            result.append(Channel(raw["ChannelName"], data, **options))
+    reader.props["inputs"] = result
+
+
+InputData.cli_members = {"InputDataConfig": read_input_data_config}

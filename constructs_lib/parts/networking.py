@@ -3,8 +3,8 @@ security groups, the network interfaces SageMaker creates for it and the file sy
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import aws_ec2 as ec2
 
@@ -15,7 +15,10 @@ from ..memo import per_object
 from ..nag import acknowledge_rule
 from ..policy import allow, arn
 from ..prop_types import labeled
-from .context import JobContext, RequestPart
+from .context import JobContext, RequestPart, reads
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
 
 
 class Networking(RequestPart):
@@ -180,3 +183,20 @@ class JobConnections(ec2.Connections):
         super().add_security_group(*security_groups)
         for group in security_groups:
             self._add(group)
+
+
+def read_vpc_config(reader: CliReader, config: Mapping[str, Any]) -> None:
+    reader.props["security_groups"] = [
+        ec2.SecurityGroup.from_security_group_id(reader.scope, f"SecurityGroup{i}", group_id, mutable=False)
+        for i, group_id in enumerate(config["SecurityGroupIds"])
+    ]
+    reader.props["vpc_subnets"] = ec2.SubnetSelection(
+        subnets=[ec2.Subnet.from_subnet_id(reader.scope, f"Subnet{i}", s) for i, s in enumerate(config["Subnets"])]
+    )
+
+
+Networking.cli_members = {
+    "VpcConfig": read_vpc_config,
+    "EnableNetworkIsolation": reads("enable_network_isolation"),
+    "EnableInterContainerTrafficEncryption": reads("enable_inter_container_traffic_encryption"),
+}

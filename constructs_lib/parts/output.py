@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import aws_kms as kms
 
@@ -13,6 +14,9 @@ from ..request import OutputCompressionType
 from ..s3_location import S3Location
 from ..storage import TrainingStorage
 from .context import JobContext, RequestPart
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
 
 
 class Output(RequestPart):
@@ -68,3 +72,23 @@ class Output(RequestPart):
             request["CheckpointConfig"] = {"S3Uri": self.checkpoint.s3_uri}
             if self.checkpoint_local_path is not None:
                 request["CheckpointConfig"]["LocalPath"] = self.checkpoint_local_path
+
+
+def read_output_data_config(reader: CliReader, config: Mapping[str, Any]) -> None:
+    key = reader.key("OutputDataConfig.KmsKeyId", config["KmsKeyId"]) if config.get("KmsKeyId") else None
+    reader.props["output"] = reader.location("OutputDataConfig.S3OutputPath", config["S3OutputPath"], key)
+    reader.props["output_kms_key"] = key
+    if "CompressionType" in config:
+        reader.props["output_compression"] = reader.enum(
+            "OutputDataConfig.CompressionType", OutputCompressionType, config["CompressionType"]
+        )
+    reader.leftovers("OutputDataConfig", config, {"KmsKeyId", "S3OutputPath", "CompressionType"})
+
+
+def read_checkpoint_config(reader: CliReader, config: Mapping[str, Any]) -> None:
+    reader.props["checkpoint"] = reader.location("CheckpointConfig.S3Uri", config["S3Uri"])
+    if "LocalPath" in config:
+        reader.props["checkpoint_local_path"] = config["LocalPath"]
+
+
+Output.cli_members = {"OutputDataConfig": read_output_data_config, "CheckpointConfig": read_checkpoint_config}

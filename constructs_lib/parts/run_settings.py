@@ -4,8 +4,9 @@ the job runs (``RetryStrategy``, ``RemoteDebugConfig``, ``InfraCheckConfig``,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Annotations, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -13,11 +14,15 @@ from constructs import Construct
 
 from ..execution_role import create_execution_role, grant_logs
 from ..memo import per_object
+from ..nag import acknowledge_rule
 from ..naming import claim_fixed_name, is_valid_job_name, name_spellings
 from ..prop_types import labeled
 from ..provider import TrainingJobProvider
 from ..validation import RESERVED_TAGS, TAG_LIMIT
-from .context import JobContext, RequestPart
+from .context import JobContext, RequestPart, reads
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
 
 
 def execution_role(
@@ -41,6 +46,9 @@ def execution_role(
         session_tags=session_tags,
         rule_jobs=rule_jobs,
     )
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+$")
 
 
 class RunSettings(RequestPart):
@@ -127,3 +135,29 @@ class RunSettings(RequestPart):
         role = ctx.role
         request["RoleArn"] = per_object(role, "arn", lambda: role.role_arn)
         request.update(self.members)
+
+
+def read_role_arn(reader: CliReader, arn: str) -> None:
+    if not _ROLE_ARN.match(arn):
+        reader.problems.add("RoleArn", arn, "an IAM role ARN, arn:aws:iam::<account>:role/<name>")
+        return
+    # Mutable, as CDK imports roles by default: the job's least-privilege statements are
+    # attached to it as a new inline policy (pass role= to use a role exactly as it is).
+    role = iam.Role.from_role_arn(reader.scope, "Role", arn)
+    acknowledge_rule(
+        role,
+        "IAMNoInlinePolicy",
+        "The job's least-privilege statements, generated for this job and attached to the role the "
+        "document names; an inline policy cannot be attached to another principal.",
+    )
+    reader.props["role"] = role
+
+
+RunSettings.cli_members = {
+    "TrainingJobName": reads("training_job_name"),
+    "RoleArn": read_role_arn,
+    "RetryStrategy": reads("retry_attempts", lambda v: v["MaximumRetryAttempts"]),
+    "RemoteDebugConfig": reads("enable_remote_debug", lambda v: v.get("EnableRemoteDebug")),
+    "InfraCheckConfig": reads("enable_infra_check", lambda v: v.get("EnableInfraCheck")),
+    "SessionChainingConfig": reads("enable_session_tag_chaining", lambda v: v.get("EnableSessionTagChaining")),
+}

@@ -3,13 +3,17 @@ waits for the job may wait."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import Duration
 
 from ..completion import MAX_WAIT, STARTUP_MARGIN
 from ..prop_types import labeled
-from .context import JobContext, RequestPart
+from .context import JobContext, RequestPart, reads
+
+if TYPE_CHECKING:
+    from ..cli_input import CliReader
 
 # SageMaker's documented maximum runtime of a training job (the API model states no maximum).
 MAX_RUNTIME_SECONDS = 28 * 24 * 3600
@@ -90,3 +94,20 @@ class Stopping(RequestPart):
             request["StoppingCondition"] = stopping
         if self.spot is not None:
             request["EnableManagedSpotTraining"] = self.spot
+
+
+def read_stopping_condition(reader: CliReader, condition: Mapping[str, Any]) -> None:
+    if "MaxRuntimeInSeconds" in condition:
+        reader.props["max_runtime"] = Duration.seconds(condition["MaxRuntimeInSeconds"])
+    if "MaxWaitTimeInSeconds" in condition:
+        reader.props["max_wait"] = Duration.seconds(condition["MaxWaitTimeInSeconds"])
+    if "MaxPendingTimeInSeconds" in condition:
+        reader.props["max_pending_time"] = Duration.seconds(condition["MaxPendingTimeInSeconds"])
+    typed = {"MaxRuntimeInSeconds", "MaxWaitTimeInSeconds", "MaxPendingTimeInSeconds"}
+    reader.leftovers("StoppingCondition", condition, typed)
+
+
+Stopping.cli_members = {
+    "StoppingCondition": read_stopping_condition,
+    "EnableManagedSpotTraining": reads("enable_managed_spot_training"),
+}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..policy import arn
 from ..tracking import ExperimentConfig, MlflowConfig, ModelPackageConfig
-from .context import JobContext, RequestPart
+from .context import JobContext, RequestPart, reads
+
+if TYPE_CHECKING:
+    pass
 
 
 class Tracking(RequestPart):
@@ -36,3 +39,19 @@ class Tracking(RequestPart):
         for member, config in self.configs.items():
             if config is not None:
                 request[member] = config.render()
+
+
+Tracking.cli_members = {
+    "ExperimentConfig": reads(
+        "experiment",
+        lambda v: ExperimentConfig(
+            v.get("ExperimentName"), v.get("TrialName"), v.get("TrialComponentDisplayName"), v.get("RunName")
+        ),
+    ),
+    "MlflowConfig": reads(
+        "mlflow", lambda v: MlflowConfig(v["MlflowResourceArn"], v.get("MlflowExperimentName"), v.get("MlflowRunName"))
+    ),
+    "ModelPackageConfig": reads(
+        "model_package", lambda v: ModelPackageConfig(v["ModelPackageGroupArn"], v.get("SourceModelPackageArn"))
+    ),
+}
