@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_cdk import CfnResource, Duration, Stack
 from constructs import Construct, IConstruct
 
 from .completion import CompletionGate, job_state_pattern
+from .memo import has_members
 from .provider import SERVICE_TIMEOUT_SECONDS, TrainingJobProvider
 
 RESOURCE_TYPE = "Custom::SageMakerTrainingJob"
@@ -66,6 +67,23 @@ def job_resource(
     return resource, gate, fixed
 
 
-def children_but_resource(parent: IConstruct) -> list[IConstruct]:
-    """A role's policies or a security group's rules: its children other than itself."""
-    return [child for child in parent.node.children if child.node.id != "Resource"]
+def children_but_resource(parent: IConstruct) -> list[CfnResource]:
+    """The CloudFormation resources of a role's policies or a security group's rules: those below
+    ``parent`` other than its own."""
+    found: list[CfnResource] = []
+    for child in parent.node.children:
+        if child.node.id != "Resource":
+            found += [c for c in child.node.find_all() if isinstance(c, CfnResource)]
+    return found
+
+
+def depend_on(resource: CfnResource, targets: Sequence[CfnResource]) -> None:
+    """``resource`` is created after ``targets``: one call each (a construct dependency costs two).
+    ``addResourceDependency`` is the newer name of ``addDependency`` in aws-cdk-lib."""
+    add = (
+        resource.add_resource_dependency
+        if has_members(resource, "add_resource_dependency")
+        else resource.add_dependency
+    )
+    for target in targets:
+        add(target)

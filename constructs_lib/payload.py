@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jsii
-from aws_cdk import Annotations
+from aws_cdk import Annotations, Stack
 from constructs import IConstruct, IValidation
+
+from .memo import per_object
 
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 OLDER_ASYNC_PAYLOAD_LIMIT = 256 * 1024
@@ -29,6 +31,15 @@ TOKEN_ALLOWANCE = 200
 def _size(value: Any) -> int:
     text = json.dumps(value, separators=(",", ":"), default=str)
     return len(text.encode()) + text.count("${Token[") * TOKEN_ALLOWANCE
+
+
+# The most the job's tags could add to an Update event: 50 tags of 128 + 256 characters, twice.
+TAGS_ALLOWANCE = 2 * 50 * (128 + 256 + 24)
+
+
+def could_exceed(request: Mapping[str, Any]) -> bool:
+    """Whether tags added until synthesis could bring ``request`` over the smaller limit."""
+    return update_event_bytes({"Request": request}) + TAGS_ALLOWANCE > OLDER_ASYNC_PAYLOAD_LIMIT
 
 
 def update_event_bytes(properties: Mapping[str, Any]) -> int:
@@ -67,15 +78,28 @@ def payload_problems(request: Mapping[str, Any], extra: Mapping[str, Any]) -> tu
 
 @jsii.implements(IValidation)
 class PayloadCheck:
-    """Checks, when the app is validated (after Aspects and overrides), that the job's Update
-    event fits Lambda's asynchronous payload limit."""
+    """Checks, when the app is validated (after Aspects and overrides), that each job's Update
+    event fits Lambda's asynchronous payload limit: one validation per stack, for all its jobs."""
 
-    def __init__(self, scope: IConstruct, parts: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any]]]) -> None:
-        self._scope = scope
-        self._parts = parts
+    def __init__(self) -> None:
+        self._jobs: list[tuple[IConstruct, Callable[[], tuple[Mapping[str, Any], Mapping[str, Any]]]]] = []
+
+    @staticmethod
+    def add(stack: Stack, job: IConstruct, parts: Callable[[], tuple[Mapping[str, Any], Mapping[str, Any]]]) -> None:
+        """Checks ``job``'s request and other properties (``parts``) with its ``stack``'s validation."""
+        per_object(stack, "payload check", lambda: _added(stack))._jobs.append((job, parts))
 
     def validate(self) -> list[str]:
-        errors, warnings = payload_problems(*self._parts())
-        for warning in warnings:
-            Annotations.of(self._scope).add_warning_v2("@constructs-lib/payload-size", warning)
+        errors = []
+        for job, parts in self._jobs:
+            found, warnings = payload_problems(*parts())
+            for warning in warnings:
+                Annotations.of(job).add_warning_v2("@constructs-lib/payload-size", warning)
+            errors += [f"{job.node.path}: {error}" for error in found]
         return errors
+
+
+def _added(stack: Stack) -> PayloadCheck:
+    check = PayloadCheck()
+    stack.node.add_validation(check)
+    return check

@@ -234,32 +234,46 @@ def _fields(kind: type) -> tuple[tuple[str, Any], ...]:
 
 def _matches(value: Any, hint: Any) -> bool:
     """Whether ``value`` is of type ``hint`` (what cannot be judged, such as a jsii interface, is)."""
+    return _checker(hint)(value)
+
+
+@cache
+def _checker(hint: Any) -> Callable[[Any], bool]:
+    """``hint`` as a check, worked out once per hint (every job checks the same types)."""
     origin = typing.get_origin(hint)
     if hint is Any or hint is object:
-        return True
+        return lambda value: True
     if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in typing.get_args(hint))
+        options = tuple(_checker(arg) for arg in typing.get_args(hint))
+        return lambda value: any(check(value) for check in options)
     if hint is type(None):
-        return value is None
+        return lambda value: value is None
     if origin in (Sequence, list, tuple):
         args = typing.get_args(hint)
-        if not isinstance(value, Sequence) or isinstance(value, str):
-            return False
-        return not args or all(_matches(v, args[0]) for v in value)  # tuple[X, ...] as Sequence[X]
+        item = _checker(args[0]) if args else None  # tuple[X, ...] as Sequence[X]
+        return lambda value: (
+            isinstance(value, Sequence) and not isinstance(value, str) and (item is None or all(map(item, value)))
+        )
     if origin in (Mapping, dict):
         args = typing.get_args(hint)
-        if not isinstance(value, Mapping):
-            return False
-        return not args or all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+        keys, values = (_checker(args[0]), _checker(args[1])) if args else (None, None)
+        return lambda value: (
+            isinstance(value, Mapping)
+            and (keys is None or values is None or all(keys(k) and values(v) for k, v in value.items()))
+        )
     if not isinstance(hint, type):
-        return True
+        return lambda value: True
     if hint in (int, float):
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        return number and (hint is float or isinstance(value, int) or Token.is_unresolved(value))
+        return lambda value: (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (hint is float or isinstance(value, int) or bool(Token.is_unresolved(value)))
+        )
     try:
-        return isinstance(value, hint)
+        isinstance(None, hint)
     except TypeError:  # a jsii interface (a Protocol): Python cannot tell
-        return True
+        return lambda value: True
+    return lambda value: isinstance(value, hint)
 
 
 def _allowed(hint: Any, value: Any) -> str:

@@ -35,14 +35,14 @@ from .distributed import Distribution
 from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
 from .instance_group import InstanceGroup
-from .job_resource import RESOURCE_TYPE, children_but_resource, job_resource
+from .job_resource import RESOURCE_TYPE, children_but_resource, depend_on, job_resource
 from .memo import per_object
 from .naming import job_name_prefix
 from .overrides import apply_overrides
 from .parts import JobContext, assemble, build
 from .parts.networking import JobConnections, Networking
 from .parts.stopping import DEFAULT_RUNTIME_SECONDS
-from .payload import PayloadCheck
+from .payload import PayloadCheck, could_exceed
 from .prop_types import type_problems
 from .provider import TrainingJobProvider
 from .removal import JobRemovalBehavior, removal_behavior_of
@@ -248,7 +248,7 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         type_problems(problems, props, enums={"removal_behavior": JobRemovalBehavior})
         problems.raise_if_any(self)  # nothing below can be built from values of the wrong type
         self._initial_tags = dict(tags or {})
-        self._stack = stack = Stack.of(self)
+        self._stack = stack = per_object(scope, "stack", lambda: Stack.of(scope))
         # CloudFormation gives a stack's tags to the resources it knows, not to a training job:
         # the stack's tags join the job's (which win); Tags.of adds more until synthesis.
         self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, self._known_tags())
@@ -261,7 +261,7 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else DEFAULT_RUNTIME_SECONDS
         self.uncompressed_output = output_compression is OutputCompressionType.NONE
         self.instance_groups = list(instance_groups or [])
-        ctx, parts = build(self, self._provider, self.job_name_prefix, props, problems)
+        ctx, parts = build(self, stack, self._provider, self.job_name_prefix, props, problems)
         self.role: iam.IRole = ctx.role
         self.inputs, self.security_groups = ctx.inputs, ctx.security_groups
         self.instance_type, self.instance_count = ctx.instance_type, ctx.instance_count
@@ -287,15 +287,14 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
             removal_behavior=None if self.removal_behavior is JobRemovalBehavior.STOP else self.removal_behavior.value,
             wait_for_completion=wait_for_completion,
         )
-        self.node.add_validation(PayloadCheck(self, lambda: (self.rendered_request(), fixed)))
+        PayloadCheck.add(self._stack, self, lambda: (self._request_to_measure(), fixed))
         # The job must not start before its role's policies and its security group rules
         # exist (the role and groups themselves are already referenced by the request).
         role = self.role
         dependables = per_object(role, "policies", lambda: children_but_resource(role))
         if ctx.subnet_ids and self.instance_count > 1:
             dependables = dependables + [c for g in self.security_groups for c in children_but_resource(g)]
-        if dependables:
-            self.resource.node.add_dependency(*dependables)
+        depend_on(self.resource, dependables)
         self._completion = self._gate.close(self.training_job_name) if self._gate is not None else None
 
     @classmethod
@@ -327,7 +326,7 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
     def _model_problems(self, problems: Problems) -> None:
         """The rendered request (with a stand-in name) against the API model."""
         checked = {"TrainingJobName": self.fixed_training_job_name or f"{self.job_name_prefix}-00000000"}
-        request_problems(self, {**checked, **self._request_with_tags(self._known_tags())}, problems)
+        request_problems(self, self._stack, {**checked, **self._request_with_tags(self._known_tags())}, problems)
 
     @property
     def tags(self) -> TagManager:
@@ -357,6 +356,12 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         """The CreateTrainingJob request as the handler receives it (without the generated
         name), with the job's tags as far as they are known before synthesis."""
         return self._request_with_tags({t["Key"]: t["Value"] for t in (self._tag_manager.render_tags() or [])})
+
+    def _request_to_measure(self) -> dict[str, Any]:
+        """The request whose size the payload check measures: with the tags as rendered only
+        when they could matter (reading them is a round trip per job)."""
+        request = self._request_with_tags(self._known_tags())
+        return self.rendered_request() if could_exceed(request) else request
 
     def _known_tags(self) -> dict[str, str]:
         """The tags at construction (no round trip to the tag manager): the stack's and the job's."""
@@ -458,12 +463,12 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
             "Request.VpcConfig.SecurityGroupIds", self._request["VpcConfig"]["SecurityGroupIds"]
         )
         if self.instance_count > 1:
-            self.resource.node.add_dependency(*children_but_resource(group))
+            depend_on(self.resource, children_but_resource(group))
 
     def request_json(self) -> str:
         """The CreateTrainingJob request this job sends (without its generated name), as JSON;
         deploy-time values appear as CloudFormation expressions."""
-        resolved = Stack.of(self).resolve(self.rendered_request())
+        resolved = self._stack.resolve(self.rendered_request())
         return json.dumps(resolved, indent=2, sort_keys=True)
 
 

@@ -85,6 +85,7 @@ def _create_request_shape() -> StructureShape:
     return shape
 
 
+@cache
 def prop_name(api_path: str) -> str:
     """``InputDataConfig[1].ChannelName`` -> ``inputs[1].channel_name (InputDataConfig[1].ChannelName)``;
     the longest mapped prefix names the prop, the rest (an index, a map key) is kept:
@@ -228,11 +229,10 @@ def _all_problems(request: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def request_problems(scope: IConstruct, request: Mapping[str, Any], problems: Problems) -> None:
+def request_problems(scope: IConstruct, stack: Stack, request: Mapping[str, Any], problems: Problems) -> None:
     """Adds the problems of ``scope``'s rendered ``request`` per the API model; enum values the
     local model does not know are warnings instead when the context sets ``ALLOW_UNKNOWN_ENUM_VALUES``."""
     found, unknown = split_unknown_enum_values(request)
-    stack = Stack.of(scope)
     if per_object(stack, "unknown enums", lambda: bool(scope.node.try_get_context(ALLOW_UNKNOWN_ENUM_VALUES))):
         for value in unknown:
             Annotations.of(scope).add_warning_v2(

@@ -44,7 +44,12 @@ PART_TYPES: tuple[type[RequestPart], ...] = (
 
 
 def build(
-    job: Construct, provider: TrainingJobProvider, name_prefix: str, props: Mapping[str, Any], problems: Problems
+    job: Construct,
+    stack: Stack,
+    provider: TrainingJobProvider,
+    name_prefix: str,
+    props: Mapping[str, Any],
+    problems: Problems,
 ) -> tuple[JobContext, list[RequestPart]]:
     """The context and parts of a job with ``props`` (type-checked). The steps' order is the
     returned list's: run settings (the role's logs first), input data, output, compute,
@@ -53,13 +58,14 @@ def build(
     job_names = p["training_job_name"] or f"{name_prefix}-*"  # this resource's jobs
     role = execution_role(
         job,
+        stack,
         provider,
         p["role"],
         job_names=job_names,
         session_tags=bool(p["enable_session_tag_chaining"]),
         rule_jobs=bool(p["debug_rules"] or p["profiler_rules"]),
     )
-    ctx = JobContext(job, Stack.of(job), problems, role, job_names, serverless=p["serverless"] is not None)
+    ctx = JobContext(job, stack, problems, role, job_names, serverless=p["serverless"] is not None)
     run = RunSettings(
         provider,
         role_given=p["role"] is not None,

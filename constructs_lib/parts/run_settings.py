@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 def execution_role(
     job: Construct,
+    stack: Stack,
     provider: TrainingJobProvider,
     role: iam.IRole | None,
     *,
@@ -40,7 +41,7 @@ def execution_role(
         return role
     return create_execution_role(
         job,
-        Stack.of(job),
+        stack,
         path=provider.job_role_path,
         job_names=name_spellings(job_names),
         session_tags=session_tags,
