@@ -7,6 +7,8 @@ Each acknowledgment is on the narrowest construct, with the reason; the README l
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk
@@ -58,3 +60,36 @@ def acknowledge_rule(scope: IConstruct, rule: str, reason: str, packs: tuple[str
         return
     for pack in packs:
         Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}-{rule}", reason=reason))
+
+
+@dataclass(frozen=True)
+class NagAcknowledgment:
+    """One cdk-nag acknowledgment: the construct it is on (it covers that construct's resources),
+    the finding's id and the reason."""
+
+    construct_path: str
+    rule_id: str
+    reason: str
+
+
+def acknowledgments(scope: IConstruct) -> list[NagAcknowledgment]:
+    """Every cdk-nag acknowledgment under ``scope`` (the library's and the app's), for an auditor.
+
+    cdk-nag 3 drops an acknowledged finding before it reaches CDK's validation report, so the
+    report's ``suppressedViolations`` never lists these. To keep them in the synthesized templates
+    too, create the pack with ``AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)``:
+    each resource then carries ``Metadata.cdk_nag.rules_to_suppress`` (id and reason)."""
+    if Validations is None:
+        return []
+    key = Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    found = []
+    for construct in scope.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == key and isinstance(entry.data, dict):
+                for rule_id, reason in entry.data.items():
+                    found.append(
+                        NagAcknowledgment(
+                            construct.node.path, re.sub(r"^annotation::", "", rule_id, flags=re.I), str(reason)
+                        )
+                    )
+    return found
