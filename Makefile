@@ -19,8 +19,6 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	# Framework image data only (TrainingImage.from_framework): the SDK's own dependencies are not needed.
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps 'sagemaker-core>=2.20,<3'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -1,8 +1,9 @@
-"""AWS framework and built-in algorithm images by name, from the data the SageMaker Python SDK
-publishes (its ``image_uri_config/<framework>.json`` files), read at synth without importing the
-SDK: ``pip install cdk-sagemaker-training[frameworks]`` (``sagemaker-core``; its data is all we
-read, so ``pip install --no-deps sagemaker-core`` is enough), or an installed SageMaker Python SDK
-v2 (``sagemaker``).
+"""AWS framework and built-in algorithm images by name, from the image data the SageMaker Python
+SDK publishes (its ``image_uri_config/<framework>.json`` files), shipped with this package in
+``constructs_lib/data/`` and read at synth with ``importlib.resources``: no SDK is installed or
+imported, and an installed SDK of another release does not change a synthesized template. The
+data comes from the pinned ``sagemaker-core`` release its ``manifest.json`` names, reduced to what
+this module reads, and is refreshed by ``tools/refresh_image_data.py`` (docs/image-data.md).
 
 The lookup follows the SDK's ``image_uris.retrieve`` for training images: the scope's version
 (aliases resolved), the processor from the instance type (``g*``/``p*`` families GPU, ``trn*``,
@@ -16,12 +17,12 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from importlib import metadata
-from pathlib import Path
+from importlib import resources
+from pathlib import PurePosixPath
 from typing import Any
 
-# (distribution, directory of its image_uri_config): SDK v3's package first, then v2's.
-_SOURCES = (("sagemaker-core", "sagemaker/core/image_uri_config"), ("sagemaker", "sagemaker/image_uri_config"))
+# The package data: manifest.json and, per framework, image_uri_config/<framework>.json.
+_DATA = resources.files("constructs_lib") / "data"
 
 
 # Images whose training toolkit runs a user's script (script mode); the others are algorithms.
@@ -33,28 +34,34 @@ class FrameworkNotFound(ValueError):
 
 
 @cache
+def _manifest() -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads((_DATA / "manifest.json").read_text(encoding="utf-8"))
+    return manifest
+
+
+@cache
+def _files() -> dict[str, str]:
+    """``{framework: its data file under data/}``, as the manifest lists them."""
+    return {PurePosixPath(entry["data"]).stem: entry["data"] for entry in _manifest()["files"]}
+
+
+@cache
 def _config(framework: str) -> tuple[dict[str, Any], str]:
-    """The SDK's data for ``framework`` and where it was read."""
-    searched = []
-    for distribution, directory in _SOURCES:
-        try:
-            path = Path(str(metadata.distribution(distribution).locate_file(f"{directory}/{framework}.json")))
-        except metadata.PackageNotFoundError:
-            searched.append(f"{distribution} (not installed)")
-            continue
-        if path.is_file():
-            return json.loads(path.read_text()), f"{distribution} {metadata.version(distribution)}"
-        known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
-        if known:
-            raise FrameworkNotFound(
-                f"framework {framework!r} is not in {distribution}'s data; known: {', '.join(known)}"
-            )
-        searched.append(distribution)
-    raise FrameworkNotFound(
-        "framework images need the SageMaker Python SDK's published data: "
-        "pip install 'cdk-sagemaker-training[frameworks]' (or pip install --no-deps sagemaker-core); "
-        f"searched {', '.join(searched)}"
-    )
+    """The image data for ``framework`` and where it came from."""
+    manifest = _manifest()
+    source = f"{manifest['distribution']} {manifest['version']}"
+    files = _files()
+    if framework not in files:
+        raise FrameworkNotFound(
+            f"framework {framework!r} is not in the image data ({source}); known: {', '.join(sorted(files))}"
+        )
+    data: dict[str, Any] = json.loads((_DATA / files[framework]).read_text(encoding="utf-8"))
+    return data, source
+
+
+def _natural(keys: Any) -> list[str]:
+    """Versions in the order a reader expects (``1.9`` before ``1.10``)."""
+    return sorted(keys, key=lambda key: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)])
 
 
 def _one_of(kind: str, value: str | None, allowed: list[str], framework: str) -> str:
@@ -95,7 +102,7 @@ def image_uri(
     versions = config["versions"]
     full_version = config.get("version_aliases", {}).get(version, version)
     if full_version not in versions:
-        known = [*versions, *config.get("version_aliases", {})]
+        known = _natural([*versions, *config.get("version_aliases", {})])
         raise FrameworkNotFound(f"{framework}: version {version!r} is not known; known: {', '.join(known)}")
     version_config = versions[full_version]
     tag_prefix = version
@@ -143,14 +150,15 @@ def launcher_framework(framework: str, version: str, base_framework_version: str
     versions = config.get("versions", {})
     version_config = versions.get(config.get("version_aliases", {}).get(version, version))
     if version_config is None:
-        raise FrameworkNotFound(f"{framework}: version {version!r} is not known; known: {', '.join(versions)}")
+        known = ", ".join(_natural(versions))
+        raise FrameworkNotFound(f"{framework}: version {version!r} is not known; known: {known}")
     base = _base_of(version_config, base_framework_version, framework)
     match = re.match(r"^(pytorch|tensorflow)(.*)$", base)
     return (match.group(1), match.group(2)) if match else (framework, base)
 
 
 def data_source(framework: str) -> str:
-    """Which package's data resolved ``framework`` (for messages and the summary)."""
+    """Which SDK release's data resolved ``framework`` (``"sagemaker-core 2.27.0"``), for messages."""
     return _config(framework)[1]
 
 
@@ -158,5 +166,5 @@ def gpu_count(instance_type: str, region: str) -> int | None:
     """GPUs per instance of ``instance_type`` in ``region``, from the SDK's ``instance_gpu_info``
     (None: not a GPU type, or unknown there)."""
     data, _ = _config("instance_gpu_info")
-    info = data.get(region, {}).get(instance_type)
-    return int(info["Count"]) if info else None
+    count = data.get(region, {}).get(instance_type)
+    return int(count) if count else None
