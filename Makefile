@@ -29,7 +29,7 @@ node_modules/.installed: package.json package-lock.json
 synth: install
 	rm -rf cdk.out
 	cdk synth --quiet
-	$(PYTHON) -m tools.summary cdk.out
+	$(PYTHON) -m constructs_lib.summary cdk.out
 
 ## local: cdk bootstrap/deploy/destroy of the example app against moto on loopback (no AWS account)
 local: install
