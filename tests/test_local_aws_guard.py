@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.local_aws import local_environment, refuse_unless_local
+from constructs_lib.local import local_environment, refuse_unless_local
 
 LOCAL = {
     "AWS_ACCESS_KEY_ID": "testing",
