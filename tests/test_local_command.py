@@ -78,9 +78,9 @@ def test_the_guard_refuses_before_anything_else(
 def test_a_missing_cdk_cli_is_one_line_naming_how_to_install_it(clean_env: Path) -> None:
     code, out, err = _run(["deploy", "--app", "python app.py"])
     assert (code, out) == (2, "")
-    assert (
-        err
-        == "error: no CDK CLI in ./node_modules/.bin or on PATH; install it with `npm install aws-cdk` (or pass --cdk PATH)\n"
+    assert err == (
+        "error: no CDK CLI in ./node_modules/.bin or on PATH; "
+        "install it with `npm install aws-cdk` (or pass --cdk PATH)\n"
     )
     code, _, err = _run(["deploy", "--app", "python app.py", "--cdk", "/nowhere/cdk"])
     assert code == 2
