@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from .guardrails import Guardrails, Shape, shape
+from .handler_asset import blanked_copy
 from .lazy import lazy_any
 from .memo import per_object
 from .nag import acknowledge_rule, acknowledge_wildcard
@@ -177,7 +178,7 @@ class TrainingJobProvider(Construct):
             "Handler",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(handler_code_path()), exclude=["__pycache__", "*.pyc"]),
+            code=lambda_.Code.from_asset(str(blanked_copy(handler_code_path()))),
             timeout=HANDLER_TIMEOUT,
             memory_size=256,
             role=self.role,

@@ -49,17 +49,29 @@ def _loopback_only(self: socket.socket, address: Any) -> Any:
 socket.socket.connect = _loopback_only  # type: ignore[method-assign,assignment]
 
 
+HANDLER_DIRECTORY = ROOT / "lambda" / "training_job"
+
+
 def load_handler() -> ModuleType:
-    """Imports lambda/training_job/index.py (``lambda`` is a keyword, so by path)."""
+    """Imports lambda/training_job/index.py (``lambda`` is a keyword, so by path), its package
+    ``sagemaker_training_handler`` from the same folder, as Lambda does from /var/task."""
     name = "training_job_handler"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, ROOT / "lambda" / "training_job" / "index.py")
+    if str(HANDLER_DIRECTORY) not in sys.path:
+        sys.path.insert(0, str(HANDLER_DIRECTORY))
+    spec = importlib.util.spec_from_file_location(name, HANDLER_DIRECTORY / "index.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def handler_modules() -> list[ModuleType]:
+    """The entry point and every module of its package (each holds its own ``time``)."""
+    handler = load_handler()
+    return [handler, *(m for n, m in sorted(sys.modules.items()) if n.startswith("sagemaker_training_handler."))]
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.conftest import handler_modules
 from tests.fake_sagemaker import FakeSageMaker
 
 
@@ -252,5 +253,7 @@ def emulated(monkeypatch: Any, handler: Any, *, speed: float = 1.0) -> Iterator[
     clock = Clock(speed)
     with Emulator(clock) as emulator:
         monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", emulator.endpoint)
-        monkeypatch.setattr(handler, "time", clock)
+        for module in handler_modules():
+            if hasattr(module, "time"):
+                monkeypatch.setattr(module, "time", clock)
         yield emulator

@@ -88,7 +88,7 @@ def test_lost_create_answer_then_lagging_reads_adopts_its_own_job(monkeypatch: p
 def test_transient_create_faults_end_in_one_job_and_success(
     fault: dict[str, Any], monkeypatch: pytest.MonkeyPatch, quiet: None
 ) -> None:
-    monkeypatch.setattr(handler, "READ_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(handler.calls, "READ_TIMEOUT_SECONDS", 0.5)
     with emulated(monkeypatch, handler, speed=10) as emulator:
         emulator.faults.read_lag = 5.0
         emulator.faults.drop[CREATE] = fault.get("drop", 0)
@@ -123,7 +123,7 @@ def test_a_clean_create_is_one_call_even_while_reads_lag(monkeypatch: pytest.Mon
 def short_lambda(monkeypatch: pytest.MonkeyPatch) -> float:
     """A Lambda with 3 s left: work stops 1.5 s before its end, the answer is due 0.5 s before it."""
     monkeypatch.setattr(handler, "TIMEOUT_MARGIN_SECONDS", 0.5)
-    monkeypatch.setattr(handler, "CALL_SECONDS", 1.0)
+    monkeypatch.setattr(handler.calls, "CALL_SECONDS", 1.0)
     return 3.0
 
 

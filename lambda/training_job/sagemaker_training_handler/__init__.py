@@ -1,0 +1,1 @@
+"""The ``Custom::SageMakerTrainingJob`` handler's modules; ``index.handler`` is the entry point."""
