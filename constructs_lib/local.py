@@ -280,7 +280,8 @@ def _report(aws: LocalAws, timeout: float, out: TextIO) -> bool:
             print(f"  output {key}: {value}", file=out)
         for name in aws.training_job_names(stack):
             job = sagemaker.describe_training_job(TrainingJobName=name)
-            secondary = f" ({job['SecondaryStatus']})" if job.get("SecondaryStatus") else ""
+            secondary = job.get("SecondaryStatus")
+            secondary = f" ({secondary})" if secondary and secondary != job["TrainingJobStatus"] else ""
             print(f"  training job {name}: {job['TrainingJobStatus']}{secondary}", file=out)
     return answered
 
