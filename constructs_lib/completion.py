@@ -116,8 +116,10 @@ class CompletionGate(Construct):
         name_prefix: str,
         fixed_name: str | None,
         timeout: Duration,
+        run_trigger: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._run_trigger = run_trigger
         self._provider = provider
         self._request = request
         self._name_prefix = name_prefix
@@ -189,7 +191,8 @@ class CompletionGate(Construct):
                 properties = stack.resolve(element._cfn_properties) or {}
                 # Tags never replace a resource (and stack tags reach every resource).
                 referenced[logical_id] = {k: v for k, v in properties.items() if k.lower() != "tags"}
-        job = job_identity(resolved, self._name_prefix, self._fixed_name)
+        trigger = None if self._run_trigger is None else stack.resolve(self._run_trigger)
+        job = job_identity(resolved, self._name_prefix, self._fixed_name, trigger)
         canonical = json.dumps(
             {"job": job, "referenced": referenced, "timeout": self._timeout.to_seconds()}, sort_keys=True, default=str
         )

@@ -28,6 +28,7 @@ def job_resource(
     fixed_name: str | None,
     removal_behavior: str | None,
     wait_for_completion: Duration | None,
+    run_trigger: str | None = None,
 ) -> tuple[CfnResource, CompletionGate | None, dict[str, Any]]:
     """The resource (an L1 resource: CustomResource's L2 costs every job a second construct and
     an explicit DeletionPolicy/UpdateReplacePolicy of Delete, CloudFormation's default), its gate
@@ -37,6 +38,8 @@ def job_resource(
         fixed["RemovalBehavior"] = removal_behavior
     if fixed_name is not None:
         fixed["TrainingJobName"] = fixed_name
+    if run_trigger is not None:  # the handler starts a new job when it changes
+        fixed["RunTrigger"] = run_trigger
     gate: CompletionGate | None = None
     if wait_for_completion is not None:
         gate = CompletionGate(
@@ -48,6 +51,7 @@ def job_resource(
             name_prefix=name_prefix,
             fixed_name=fixed_name,
             timeout=wait_for_completion,
+            run_trigger=run_trigger,
         )
         fixed["GateId"] = gate.gate_id
     resource = CfnResource(

@@ -134,6 +134,13 @@ PROP_TYPES: dict[str, tuple[str, _Expected]] = {
     "training_job_name": ("TrainingJobName", _Expected(_instance(str), "a string")),
     "overrides": ("(any member)", _Expected(_instance(Mapping), "a mapping of API member paths to values")),
     "wait_for_completion": ("(completion gate)", _DURATION),
+    "run_trigger": (
+        "RunTrigger property",
+        _Expected(
+            lambda v: isinstance(v, str) and bool(v.strip() or Token.is_unresolved(v)),
+            "a non-empty string whose change starts a new job (a data version, a date, a commit)",
+        ),
+    ),
     "container_entrypoint": (
         "AlgorithmSpecification.ContainerEntrypoint",
         _Expected(_sequence_of(str), "a list of strings"),

@@ -43,9 +43,10 @@ def hyperparameter_string(value: HyperParameterValue) -> str:
     return json.dumps(value, default=repr)
 
 
-def job_identity(request: Mapping[str, Any], name_prefix: str, fixed_name: str | None) -> str:
+def job_identity(request: Mapping[str, Any], name_prefix: str, fixed_name: str | None, run_trigger: Any = None) -> str:
     """A hash of what identifies the job (as the handler's spec tag does): tags and the
-    members updated in place are left out, so only a new job gets a new identity."""
+    members updated in place are left out, so only a new job gets a new identity; a run trigger
+    counts only when set."""
     identity = json.loads(json.dumps(request))
     identity.pop("Tags", None)
     for path in IN_PLACE_MEMBERS:
@@ -54,7 +55,10 @@ def job_identity(request: Mapping[str, Any], name_prefix: str, fixed_name: str |
         for parent in parents:
             node = node.get(parent, {})
         node.pop(last, None)
-    canonical = json.dumps({"request": identity, "prefix": name_prefix, "name": fixed_name}, sort_keys=True)
+    spec: dict[str, Any] = {"request": identity, "prefix": name_prefix, "name": fixed_name}
+    if run_trigger is not None:
+        spec["trigger"] = run_trigger
+    canonical = json.dumps(spec, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 

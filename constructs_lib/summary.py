@@ -33,6 +33,7 @@ REPLACEMENT_NOTE = (
     "Deploying a change to a training job's request starts a new job (the old one is then stopped, "
     "retained or deleted per its removal_behavior), except for changes to Tags, ProfilerConfig, "
     "RemoteDebugConfig and ResourceConfig.KeepAlivePeriodInSeconds, which update the job in place. "
+    "A changed run_trigger (RunTrigger) starts a new job for the same request. "
     "`cdk diff` shows the members that change."
 )
 
@@ -241,6 +242,11 @@ def job_lines(logical_id: str, resource: dict[str, Any], request_path: Path) -> 
         + (readable(key) if key is not None else "none (SageMaker uses the account's default KMS key for S3)"),
         f"    role: {readable(request.get('RoleArn'))}",
         f"    stopping condition: {_stopping(request)}",
+        *(
+            [f"    run trigger: {readable(trigger)}"]
+            if (trigger := resource.get("Properties", {}).get("RunTrigger"))
+            else []
+        ),
         f"    request preview: {request_path}",
     ]
 

@@ -106,6 +106,7 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         tags: Mapping[str, str] | None = None,
         training_job_name: str | None = None,
         removal_behavior: JobRemovalBehavior = JobRemovalBehavior.STOP,
+        run_trigger: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         wait_for_completion: Duration | None = None,
         debug_hook: DebugHookConfig | None = None,
@@ -187,6 +188,11 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
             (``<stack>-<hash>-<hash>``, lowercase). A fixed name cannot be replaced by a
             changed job: SageMaker refuses a second job with the same name.
         :param removal_behavior: Default: ``JobRemovalBehavior.STOP``.
+        :param run_trigger: any value whose change starts a new training job although the request
+            is the same, to train again on new data under the same prefix: a data version, a date,
+            a commit, or a deploy-time value (``CfnParameter.value_as_string``). Setting, changing or
+            removing it starts a new job; the replaced one is handled per ``removal_behavior``.
+            Default: none (only a changed request starts a new job).
         :param overrides: escape hatch for members without a typed prop: API member path ->
             value, set into the rendered request (``{"ResourceConfig.KeepAlivePeriodInSeconds": 600,
             "RetryStrategy": {"MaximumRetryAttempts": 2}}``) and validated against the API model.
@@ -258,6 +264,7 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         )
         self.fixed_training_job_name = training_job_name
         self.removal_behavior = removal_behavior
+        self.run_trigger = run_trigger
         self.max_runtime_seconds = int(max_runtime.to_seconds()) if max_runtime is not None else DEFAULT_RUNTIME_SECONDS
         self.uncompressed_output = output_compression is OutputCompressionType.NONE
         self.instance_groups = list(instance_groups or [])
@@ -286,6 +293,7 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
             fixed_name=self.fixed_training_job_name,
             removal_behavior=None if self.removal_behavior is JobRemovalBehavior.STOP else self.removal_behavior.value,
             wait_for_completion=wait_for_completion,
+            run_trigger=self.run_trigger,
         )
         PayloadCheck.add(self._stack, self, lambda: (self._request_to_measure(), fixed))
         # The job must not start before its role's policies and its security group rules

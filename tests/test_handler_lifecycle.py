@@ -817,3 +817,40 @@ def test_default_put_targets_the_response_url_with_an_empty_content_type(monkeyp
     handler._default_put("https://example.invalid/response", b"{}")
     assert seen["method"] == "PUT"
     assert seen["headers"]["Content-type"] == ""
+
+
+# ----- run_trigger ------------------------------------------------------------------------
+
+
+def test_a_changed_run_trigger_starts_a_new_job_for_the_same_request(clock: FakeClock) -> None:
+    old_name = f"{PREFIX}-0a1b2c3d"
+    run = Run()
+    old = event("Create", properties=props(RunTrigger="2026-11-01"))
+    evt = event(
+        "Update",
+        physical_id=old_name,
+        properties=props(RunTrigger="2026-12-01"),
+        old_properties=props(RunTrigger="2026-11-01"),
+    )
+    name = name_for(evt)
+    run.stub.add_response(
+        "list_training_jobs",
+        {"TrainingJobSummaries": [_summary(old_name, "Completed")]},
+        {"NameContains": PREFIX, "MaxResults": 100},
+    )
+    run.stub.add_response("list_tags", {"Tags": identity_tags(old)}, {"ResourceArn": arn_of(old_name)})
+    expect_create(run, evt, name, REQUEST)
+    body = run(evt)
+    assert_contract(body, evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)
+    assert name != old_name
+
+
+def test_an_unchanged_run_trigger_keeps_the_job(clock: FakeClock) -> None:
+    name = f"{PREFIX}-0a1b2c3d"
+    run = Run()
+    evt = event("Update", physical_id=name, properties=props(RunTrigger="v1"), old_properties=props(RunTrigger="v1"))
+    run.stub.add_response("describe_training_job", description(name, "Completed"), {"TrainingJobName": name})
+    body = run(evt)
+    assert_contract(body, evt)
+    assert (body["Status"], body["PhysicalResourceId"]) == ("SUCCESS", name)

@@ -32,6 +32,7 @@ class Props:
     fixed_name: str | None
     removal: str
     gate_id: str | None = None
+    run_trigger: str | None = None
 
     @property
     def user_tags(self) -> dict[str, str]:
@@ -46,7 +47,10 @@ class Props:
             for key in path[:-1]:
                 parent = parent.get(key, {})
             parent.pop(path[-1], None)
-        return {"request": request, "name": self.fixed_name, "prefix": self.name_prefix}
+        identity = {"request": request, "name": self.fixed_name, "prefix": self.name_prefix}
+        if self.run_trigger is not None:  # only when set: the spec of a job started without one stays
+            identity["trigger"] = self.run_trigger
+        return identity
 
     def spec_hash(self) -> str:
         canonical = json.dumps(self.immutable(), sort_keys=True, separators=(",", ":"))
@@ -90,7 +94,15 @@ def parse_props(raw: Mapping[str, Any] | None) -> Props:
         raise HandlerError(f"RemovalBehavior {removal!r}; allowed: stop, retain, delete")
     fixed = raw.get("TrainingJobName") or None
     gate = raw.get("GateId") or None
-    return Props(request=request, name_prefix=prefix, fixed_name=fixed, removal=removal, gate_id=gate)
+    trigger = raw.get("RunTrigger")
+    return Props(
+        request=request,
+        name_prefix=prefix,
+        fixed_name=fixed,
+        removal=removal,
+        gate_id=gate,
+        run_trigger=None if trigger is None else str(trigger),
+    )
 
 
 def props_or_none(raw: Any) -> Props | None:
