@@ -147,8 +147,11 @@ class SourceCode:
         *,
         requirements: str | None = None,
         ignore: Sequence[str] = (),
+        debugger_hook_config: bool = True,
+        disable_profiler: bool = False,
     ) -> SourceCode:
-        """``source_dir`` (checked now: it must contain ``entry_script`` and ``requirements``)."""
+        """``source_dir`` (checked now: it must contain ``entry_script`` and ``requirements``);
+        the other arguments as ``SourceCode``'s (defaults: the SDK's Debugger hook and profiler)."""
         directory = Path(source_dir)
         problems = []
         if not directory.is_dir():
@@ -159,7 +162,9 @@ class SourceCode:
                     problems.append(f"{prop}: got {name!r}; a file in {str(directory)!r}")
         if problems:
             raise TrainingJobValidationError("SourceCode.from_directory", problems)
-        return SourceCode(str(directory), entry_script, requirements, tuple(ignore))
+        return SourceCode(
+            str(directory), entry_script, requirements, tuple(ignore), debugger_hook_config, disable_profiler
+        )
 
     def bind(self, scope: Construct, *, toolkit: bool = False) -> S3Location:
         """The archive as an S3 asset (a child ``SourceCode`` of ``scope``): its location. For a
