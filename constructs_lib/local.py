@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -222,12 +223,15 @@ class LocalAws:
         cloudformation = self.client("cloudformation")
         summaries = cloudformation.list_stack_resources(StackName=stack)["StackResourceSummaries"]
         expected = sum(1 for s in summaries if s["ResourceType"] == JOB_TYPE)
+        body = cloudformation.get_template(StackName=stack)["TemplateBody"]
+        # moto lists a stack's outputs only once its custom resources answered: wait for every one.
+        declared = set((json.loads(body) if isinstance(body, str) else body).get("Outputs", {}))
         deadline = time.monotonic() + timeout
         while True:
             outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs") or []
             values = {o["OutputKey"]: o.get("OutputValue") for o in outputs}
             jobs = len(self.training_job_names(stack)) if expected else 0
-            if all(values.values()) and jobs >= expected:
+            if declared <= set(values) and all(values.values()) and jobs >= expected:
                 return values
             if time.monotonic() > deadline:
                 raise RuntimeError(

@@ -31,13 +31,14 @@ from sagemaker_training_handler import calls
 from sagemaker_training_handler.answers import (
     Put,
     Responder,
+    allowed_response_url,
     fallback_physical_id,
     host_of,
     own_stack_id,
     refusal,
 )
 from sagemaker_training_handler.answers import default_put as _default_put
-from sagemaker_training_handler.calls import (  # noqa: F401
+from sagemaker_training_handler.calls import (
     CALL_SECONDS,
     READ_TIMEOUT_SECONDS,
     Client,
@@ -47,9 +48,9 @@ from sagemaker_training_handler.calls import (  # noqa: F401
     make_client,
     tags_of,
 )
-from sagemaker_training_handler.create import IAM_RETRY_SECONDS, on_create  # noqa: F401
-from sagemaker_training_handler.delete import POLL_SECONDS, on_delete, remove_job  # noqa: F401
-from sagemaker_training_handler.errors import (  # noqa: F401
+from sagemaker_training_handler.create import IAM_RETRY_SECONDS, on_create
+from sagemaker_training_handler.delete import POLL_SECONDS, on_delete, remove_job
+from sagemaker_training_handler.errors import (
     EventAheadOfSageMaker,
     GateNotWaiting,
     HandlerError,
@@ -58,7 +59,7 @@ from sagemaker_training_handler.errors import (  # noqa: F401
     log,
 )
 from sagemaker_training_handler.gate import GATE_TYPE, STATE_CHANGE, on_gate, on_state_change
-from sagemaker_training_handler.properties import (  # noqa: F401
+from sagemaker_training_handler.properties import (
     NOT_CREATED,
     TAG_GATE,
     TAG_REQUEST,
@@ -73,9 +74,40 @@ from sagemaker_training_handler.properties import (  # noqa: F401
     parse_props,
     props_or_none,
 )
-from sagemaker_training_handler.update import Rollback, apply_in_place, on_update  # noqa: F401
+from sagemaker_training_handler.update import Rollback, apply_in_place, on_update
 
-__all__ = ["calls", "handler"]
+# The handler's surface: read by tests and tools (``index`` re-exports what they use).
+__all__ = [
+    "CALL_SECONDS",
+    "GATE_TYPE",
+    "IAM_RETRY_SECONDS",
+    "NOT_CREATED",
+    "POLL_SECONDS",
+    "READ_TIMEOUT_SECONDS",
+    "TAG_GATE",
+    "TAG_REQUEST",
+    "TAG_RESOURCE",
+    "TAG_SPEC",
+    "TAG_STACK",
+    "UNCONFIRMED",
+    "EventAheadOfSageMaker",
+    "GateNotWaiting",
+    "HandlerError",
+    "Props",
+    "Responder",
+    "ResponseNotDelivered",
+    "TooLate",
+    "allowed_response_url",
+    "apply_in_place",
+    "calls",
+    "coerce_request",
+    "error_text",
+    "handler",
+    "job_name",
+    "make_client",
+    "on_create",
+    "parse_props",
+]
 
 # The answer goes out this long before Lambda's timeout (a timer sends it if the work is not done).
 TIMEOUT_MARGIN_SECONDS = 10.0
