@@ -36,13 +36,14 @@ from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
 from .instance_group import InstanceGroup
 from .job_resource import RESOURCE_TYPE, children_but_resource, depend_on, job_resource
+from .job_tags import JobTags
 from .memo import per_object
 from .naming import job_name_prefix
 from .overrides import apply_overrides
 from .parts import JobContext, assemble, build
 from .parts.networking import JobConnections, Networking
 from .parts.stopping import DEFAULT_RUNTIME_SECONDS
-from .payload import PayloadCheck, could_exceed
+from .payload import PayloadCheck
 from .prop_types import type_problems
 from .provider import TrainingJobProvider
 from .removal import JobRemovalBehavior, removal_behavior_of
@@ -56,7 +57,7 @@ from .validation import request_problems
 
 
 @jsii.implements(iam.IGrantable, ec2.IConnectable, ITaggable)
-class TrainingJob(TrainingJobBase, TrainingJobImports):
+class TrainingJob(JobTags, TrainingJobBase, TrainingJobImports):
     """A SageMaker training job, started by ``cdk deploy`` through CreateTrainingJob.
 
     Creates, unless you bring your own: the execution role (least privilege, derived from
@@ -257,7 +258,10 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         self._stack = stack = per_object(scope, "stack", lambda: Stack.of(scope))
         # CloudFormation gives a stack's tags to the resources it knows, not to a training job:
         # the stack's tags join the job's (which win); Tags.of adds more until synthesis.
-        self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, self._known_tags())
+        # Created with the first tag (here, or when Tags.of reads `tags`): most jobs have none.
+        self._tag_manager: TagManager | None = None
+        if self._known_tags():
+            self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, self._known_tags())
         self._provider = TrainingJobProvider.of(stack)
         self.job_name_prefix = job_name_prefix(
             stack, f"{per_object(scope, 'path', lambda: scope.node.path)}/{construct_id}"
@@ -288,7 +292,7 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
             self,
             provider=self._provider,
             request=lambda: self._request,
-            properties={"Request": {**self._request, "Tags": self._tag_manager.rendered_tags}},
+            properties={"Request": {**self._request, **self._tags_property()}},
             name_prefix=self.job_name_prefix,
             fixed_name=self.fixed_training_job_name,
             removal_behavior=None if self.removal_behavior is JobRemovalBehavior.STOP else self.removal_behavior.value,
@@ -337,12 +341,6 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         request_problems(self, self._stack, {**checked, **self._request_with_tags(self._known_tags())}, problems)
 
     @property
-    def tags(self) -> TagManager:
-        """The job's tags: the ``tags`` prop and the stack's tags, plus what ``Tags.of(scope).add``
-        adds until synthesis. Tag changes update the job in place."""
-        return self._tag_manager
-
-    @property
     def request(self) -> dict[str, Any]:
         """The CreateTrainingJob request as built (without its name and tags), read-only: change
         it with ``add_request_override`` (from an Aspect, too)."""
@@ -359,27 +357,6 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         self._model_problems(problems)
         problems.raise_if_any(self)
         self.resource.add_property_override(f"Request.{path}", value)
-
-    def rendered_request(self) -> dict[str, Any]:
-        """The CreateTrainingJob request as the handler receives it (without the generated
-        name), with the job's tags as far as they are known before synthesis."""
-        return self._request_with_tags({t["Key"]: t["Value"] for t in (self._tag_manager.render_tags() or [])})
-
-    def _request_to_measure(self) -> dict[str, Any]:
-        """The request whose size the payload check measures: with the tags as rendered only
-        when they could matter (reading them is a round trip per job)."""
-        request = self._request_with_tags(self._known_tags())
-        return self.rendered_request() if could_exceed(request) else request
-
-    def _known_tags(self) -> dict[str, str]:
-        """The tags at construction (no round trip to the tag manager): the stack's and the job's."""
-        return {**_stack_tags(self._stack), **self._initial_tags}
-
-    def _request_with_tags(self, tags: Mapping[str, str]) -> dict[str, Any]:
-        rendered = dict(self._request)
-        if tags:
-            rendered["Tags"] = [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
-        return rendered
 
     def apply_removal_policy(self, policy: RemovalPolicy) -> None:
         """Maps CDK's removal policy onto ``removal_behavior``: ``RETAIN`` (and
@@ -478,8 +455,3 @@ class TrainingJob(TrainingJobBase, TrainingJobImports):
         deploy-time values appear as CloudFormation expressions."""
         resolved = self._stack.resolve(self.rendered_request())
         return json.dumps(resolved, indent=2, sort_keys=True)
-
-
-def _stack_tags(stack: Stack) -> dict[str, str]:
-    """The stack's own tags (``Stack(tags=...)``), read once per stack."""
-    return per_object(stack, "stack tags", lambda: dict(stack.tags.tag_values()))

@@ -263,3 +263,19 @@ def test_connections_of_a_job_without_a_vpc_warn_instead_of_creating_nothing_sil
         "*", cdk.assertions.Match.string_like_regexp("without a VPC")
     )
     assert warnings
+
+
+def test_tags_added_after_construction_reach_a_job_created_without_any() -> None:
+    stack = cdk.Stack(cdk.App(), "LateTags", env=ENV)
+    first, second, untagged = _job(stack, "First"), _job(stack, "Second"), _job(stack, "Untagged")
+    cdk.Tags.of(first).add("env", "prod")
+    second.tags.set_tag("owner", "alice")
+    requests = {
+        logical_id.split("Resource")[0]: request_of(resource["Properties"])
+        for logical_id, resource in resources(template(stack), "Custom::SageMakerTrainingJob").items()
+    }
+    by_job = {key: value.get("Tags") for key, value in requests.items()}
+    assert sorted(by_job.values(), key=str) == sorted(
+        [[{"Key": "env", "Value": "prod"}], [{"Key": "owner", "Value": "alice"}], None], key=str
+    )
+    assert untagged.rendered_request().get("Tags") is None
