@@ -3,8 +3,8 @@
 The handler is a package of small, documented modules (``lambda/training_job``); zipped as written
 it would be 26 KB, blanked it is under 20 KB. Each docstring becomes ``""`` and each comment goes,
 line for line, so the asset runs the same code and a traceback's line numbers are the source's.
-The copy is written once per source (its folder is named by the source's hash), so every synth
-stages the same bytes.
+The copy is written once per source (its folder is named by the hash of the source and of this
+module), so every synth stages the same bytes.
 """
 
 from __future__ import annotations
@@ -51,16 +51,20 @@ def _files(source: Path) -> list[Path]:
 @cache
 def blanked_copy(source: Path) -> Path:
     """A folder holding ``source``'s Python files, blanked (written once per content)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(Path(__file__).read_bytes())  # a change of the blanking is a new copy
     for path in _files(source):
         digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
     target = Path(tempfile.gettempdir()) / f"cdk-sagemaker-training-handler-{digest.hexdigest()[:16]}"
     if not (target / "index.py").is_file():
         staging = Path(tempfile.mkdtemp(prefix=target.name + "-", dir=target.parent))
+        staging.chmod(0o755)
         for path in _files(source):
             out = staging / path.relative_to(source)
-            out.parent.mkdir(parents=True, exist_ok=True)
+            out.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
             out.write_text(blank_docs(path.read_text(encoding="utf-8")), encoding="utf-8")
+            # Lambda imports only files all may read, from folders all may enter
+            # (https://docs.aws.amazon.com/lambda/latest/dg/python-package.html).
+            out.chmod(0o644)
         try:
             staging.rename(target)
         except OSError:  # another process wrote the same copy first

@@ -54,7 +54,9 @@ HANDLER_DIRECTORY = ROOT / "lambda" / "training_job"
 
 def load_handler() -> ModuleType:
     """Imports lambda/training_job/index.py (``lambda`` is a keyword, so by path), its package
-    ``sagemaker_training_handler`` from the same folder, as Lambda does from /var/task."""
+    ``sagemaker_training_handler`` from the same folder, as Lambda imports a function's modules
+    from the root of its .zip (/var/task, first on the search path:
+    https://docs.aws.amazon.com/lambda/latest/dg/python-package.html#python-package-searchpath)."""
     name = "training_job_handler"
     if name in sys.modules:
         return sys.modules[name]

@@ -72,3 +72,10 @@ def test_the_handler_imports_only_the_standard_library_and_boto3() -> None:
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
             assert {n.split(".")[0] for n in names} <= allowed, (path, names)
+
+
+def test_every_file_of_the_asset_is_readable_by_all_and_every_folder_enterable() -> None:
+    copy = blanked_copy(SOURCE)
+    assert copy.stat().st_mode & 0o755 == 0o755
+    for path in copy.rglob("*"):
+        assert path.stat().st_mode & (0o755 if path.is_dir() else 0o644) == (0o755 if path.is_dir() else 0o644), path
