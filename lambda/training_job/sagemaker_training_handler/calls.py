@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from sagemaker_training_handler.errors import log
+from sagemaker_training_handler.errors import HandlerError, log
 from sagemaker_training_handler.properties import Props, belongs_to_resource
 
 Client = Any
@@ -263,3 +263,15 @@ def owned_jobs(
         token = page.get("NextToken")
         if not token:
             return sorted(found, key=_created, reverse=True)
+
+
+def read_existing(sm: Client, name: str, deadline: float, within: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A job known to exist (SageMaker just said so: "not found" is read lag) and its tags, read
+    until ``deadline``; ``within`` says in the error how long that was."""
+    job = await_visible(lambda: describe(sm, name, deadline), deadline)
+    if job is None:
+        raise HandlerError(f"training job {name} exists but could not be read {within}")
+    tags = await_visible(lambda: tags_of(sm, job["TrainingJobArn"], deadline), deadline)
+    if tags is None:
+        raise HandlerError(f"the tags of training job {name} could not be read {within}")
+    return job, tags

@@ -15,12 +15,10 @@ from sagemaker_training_handler.answers import Responder, result
 from sagemaker_training_handler.calls import (
     ACCESS_DENIED,
     Client,
-    await_visible,
     backoff,
-    describe,
     error_text,
     out_of_time,
-    tags_of,
+    read_existing,
     transient,
 )
 from sagemaker_training_handler.errors import HandlerError, TooLate, log
@@ -135,12 +133,7 @@ def adopt(
 
     CreateTrainingJob has just said the job exists, so "not found" from a read is lag.
     """
-    job = await_visible(lambda: describe(sm, name, deadline), deadline)
-    if job is None:
-        raise HandlerError(f"training job {name} exists but could not be read in the time the handler has")
-    tags = await_visible(lambda: tags_of(sm, job["TrainingJobArn"], deadline), deadline)
-    if tags is None:
-        raise HandlerError(f"the tags of training job {name} could not be read in the time the handler has")
+    job, tags = read_existing(sm, name, deadline, "in the time the handler has")
     if belongs_to_resource(tags, event) and tags.get(TAG_REQUEST) == event["RequestId"]:
         log(
             event=event["RequestType"],

@@ -14,11 +14,10 @@ from sagemaker_training_handler.calls import (
     LAG_SECONDS,
     TERMINAL,
     Client,
-    await_visible,
     call,
-    describe,
     describe_if_allowed,
     error_text,
+    read_existing,
     tags_of,
 )
 from sagemaker_training_handler.errors import EventAheadOfSageMaker, GateNotWaiting, HandlerError, log
@@ -157,12 +156,7 @@ def on_gate(
     own = own_stack_id() or event["StackId"]
     # The job was created just before this resource: "not found" is read lag, as after a Create.
     lag_deadline = min(deadline, time.monotonic() + LAG_SECONDS)
-    job = await_visible(lambda: describe(sm, name, lag_deadline), lag_deadline)
-    if job is None:
-        raise HandlerError(f"training job {name} could not be read in {LAG_SECONDS:.0f} s, so it cannot complete")
-    tags = await_visible(lambda: tags_of(sm, job["TrainingJobArn"], lag_deadline), lag_deadline)
-    if tags is None:
-        raise HandlerError(f"the tags of training job {name} could not be read in {LAG_SECONDS:.0f} s")
+    job, tags = read_existing(sm, name, lag_deadline, f"in {LAG_SECONDS:.0f} s")
     if tags.get(TAG_STACK) != own or tags.get(TAG_GATE) != props.get("GateId"):
         raise HandlerError(f"training job {name} is not the job of this gate")
     old = event.get("OldResourceProperties") or {}
