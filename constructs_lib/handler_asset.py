@@ -51,17 +51,18 @@ def _files(source: Path) -> list[Path]:
 @cache
 def blanked_copy(source: Path) -> Path:
     """A folder holding ``source``'s Python files, blanked (written once per content)."""
+    sources = {path.relative_to(source): path.read_bytes() for path in _files(source)}
     digest = hashlib.sha256(Path(__file__).read_bytes())  # a change of the blanking is a new copy
-    for path in _files(source):
-        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for relative, content in sources.items():
+        digest.update(str(relative).encode() + b"\0" + content + b"\0")
     target = Path(tempfile.gettempdir()) / f"cdk-sagemaker-training-handler-{digest.hexdigest()[:16]}"
     if not (target / "index.py").is_file():
         staging = Path(tempfile.mkdtemp(prefix=target.name + "-", dir=target.parent))
         staging.chmod(0o755)
-        for path in _files(source):
-            out = staging / path.relative_to(source)
+        for relative, content in sources.items():
+            out = staging / relative
             out.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-            out.write_text(blank_docs(path.read_text(encoding="utf-8")), encoding="utf-8")
+            out.write_text(blank_docs(content.decode("utf-8")), encoding="utf-8")
             # Lambda imports only files all may read, from folders all may enter
             # (https://docs.aws.amazon.com/lambda/latest/dg/python-package.html).
             out.chmod(0o644)
