@@ -30,10 +30,13 @@ class JobTags:
         """The job's tags: the ``tags`` prop and the stack's tags, plus what ``Tags.of(scope).add``
         adds until synthesis. Tag changes update the job in place."""
         if self._tag_manager is None:
-            self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, self._known_tags())
+            self._tag_manager = self._new_tag_manager()
             if getattr(self, "resource", None) is not None:
                 self.resource.add_property_override("Request.Tags", self._tag_manager.rendered_tags)
         return self._tag_manager
+
+    def _new_tag_manager(self) -> TagManager:
+        return TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, self._known_tags())
 
     def _tags_property(self) -> dict[str, Any]:
         """The request's ``Tags`` as the tag manager renders them (none without tags)."""

@@ -17,7 +17,6 @@ from aws_cdk import (
     Size,
     Stack,
     TagManager,
-    TagType,
     Token,
 )
 from aws_cdk import aws_ec2 as ec2
@@ -35,7 +34,7 @@ from .distributed import Distribution
 from .errors import Problems, TrainingJobValidationError
 from .image import TrainingImage
 from .instance_group import InstanceGroup
-from .job_resource import RESOURCE_TYPE, children_but_resource, depend_on, job_resource
+from .job_resource import children_but_resource, depend_on, job_resource
 from .job_tags import JobTags
 from .memo import per_object
 from .naming import job_name_prefix
@@ -259,9 +258,7 @@ class TrainingJob(JobTags, TrainingJobBase, TrainingJobImports):
         # CloudFormation gives a stack's tags to the resources it knows, not to a training job:
         # the stack's tags join the job's (which win); Tags.of adds more until synthesis.
         # Created with the first tag (here, or when Tags.of reads `tags`): most jobs have none.
-        self._tag_manager: TagManager | None = None
-        if self._known_tags():
-            self._tag_manager = TagManager(TagType.KEY_VALUE, RESOURCE_TYPE, self._known_tags())
+        self._tag_manager: TagManager | None = self._new_tag_manager() if self._known_tags() else None
         self._provider = TrainingJobProvider.of(stack)
         self.job_name_prefix = job_name_prefix(
             stack, f"{per_object(scope, 'path', lambda: scope.node.path)}/{construct_id}"
