@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import urllib.request
 from typing import Any
 
 import pytest
@@ -98,7 +100,7 @@ def test_generated_names_are_valid_stable_per_request_and_new_per_deployment() -
     assert name_for(first) == name_for(event("Create", request_id="r-1"))
     assert name_for(first) != name_for(event("Create", request_id="r-2"))
     assert name_for(first).startswith(PREFIX + "-")
-    assert handler.re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", name_for(first))
+    assert re.fullmatch(r"[a-z0-9](-*[a-z0-9]){0,62}", name_for(first))
 
 
 def test_create_retried_with_the_same_request_finds_its_own_job(clock: FakeClock) -> None:
@@ -813,7 +815,7 @@ def test_default_put_targets_the_response_url_with_an_empty_content_type(monkeyp
         seen.update(url=request.full_url, method=request.get_method(), headers=dict(request.header_items()))
         return _Response()
 
-    monkeypatch.setattr(handler.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
     handler._default_put("https://example.invalid/response", b"{}")
     assert seen["method"] == "PUT"
     assert seen["headers"]["Content-type"] == ""

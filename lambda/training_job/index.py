@@ -19,10 +19,8 @@ The SageMaker client and the HTTP sender are injectable for tests.
 
 from __future__ import annotations
 
-import re  # noqa: F401  (tests read the handler's naming pattern with it)
 import threading
 import time
-import urllib.request  # noqa: F401  (the answer is PUT with it: answers.default_put)
 from collections.abc import Mapping
 from typing import Any
 
