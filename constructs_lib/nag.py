@@ -46,8 +46,15 @@ def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
     seen.add(resource)
     if Validations is None:
         return
-    text = _nag_text(Stack.of(scope).resolve(resource))
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{text}]", reason=reason))
+    if "${Token[" in resource:  # CDK's marker of a token in a string (an ARN of this stack)
+        resource = per_object(scope, "stack", lambda: Stack.of(scope)).resolve(resource)
+    _validations(scope).acknowledge(
+        Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{_nag_text(resource)}]", reason=reason)
+    )
+
+
+def _validations(scope: IConstruct) -> Any:
+    return per_object(scope, "validations", lambda: Validations.of(scope))
 
 
 # The regulated packs' prefixes: a rule named ``X`` there is ``<prefix>-X``.
@@ -58,8 +65,7 @@ def acknowledge_rule(scope: IConstruct, rule: str, reason: str, packs: tuple[str
     """Acknowledges cdk-nag rule ``rule`` (e.g. ``LambdaInsideVPC``) of each of ``packs`` on ``scope``."""
     if Validations is None:
         return
-    for pack in packs:
-        Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}-{rule}", reason=reason))
+    _validations(scope).acknowledge(*(Acknowledgment(id=f"{pack}-{rule}", reason=reason) for pack in packs))
 
 
 @dataclass(frozen=True)

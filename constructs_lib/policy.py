@@ -37,9 +37,13 @@ def allow(
     if key in seen:
         return
     seen.add(key)
-    principal.add_to_principal_policy(
-        iam.PolicyStatement(actions=list(actions), resources=list(resources), conditions=conditions, sid=sid)
-    )
+    statement = iam.PolicyStatement(actions=list(actions), resources=list(resources), conditions=conditions, sid=sid)
+    if isinstance(principal, iam.Role):
+        # The same as add_to_principal_policy, which returns a struct whose two members jsii
+        # fetches one round trip each.
+        principal.add_to_policy(statement)
+    else:
+        principal.add_to_principal_policy(statement)
 
 
 def _parts(scope: IConstruct) -> tuple[str, str, str]:
