@@ -10,7 +10,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from .nag import acknowledge_rule, acknowledge_wildcard
+from .nag import acknowledge_rule, acknowledge_wildcard, acknowledge_wildcards
 from .policy import allow, allow_key, arn
 from .s3_location import S3Location
 
@@ -106,23 +106,23 @@ def grant_logs(stack: Stack, role: iam.IRole, log_streams: str) -> None:
         conditions={"StringEquals": {"cloudwatch:namespace": LOG_GROUP}},
         sid="TrainingJobMetrics",
     )
-    acknowledge_wildcard(
+    acknowledge_wildcards(
         role,
-        "*",
-        "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
-        "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
-        "VPC jobs, the EC2 describe actions.",
-    )
-    acknowledge_wildcard(
-        role,
-        f"{log_group_arn}:*",
-        "CloudWatch Logs authorizes CreateLogGroup and DescribeLogStreams on the group's ARN with ':*' "
-        "(its streams); the group is SageMaker's own training log group, nothing else.",
-    )
-    acknowledge_wildcard(
-        role,
-        streams,
-        "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
+        (
+            "*",
+            "Only actions without resource-level permissions use '*': ecr:GetAuthorizationToken, "
+            "cloudwatch:PutMetricData (limited to the SageMaker namespace by condition) and, for "
+            "VPC jobs, the EC2 describe actions.",
+        ),
+        (
+            f"{log_group_arn}:*",
+            "CloudWatch Logs authorizes CreateLogGroup and DescribeLogStreams on the group's ARN with ':*' "
+            "(its streams); the group is SageMaker's own training log group, nothing else.",
+        ),
+        (
+            streams,
+            "SageMaker names log streams <job name>/<host> at run time; the wildcard covers only this job's streams.",
+        ),
     )
 
 

@@ -11,6 +11,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from aws_cdk import Stack
+from constructs import IConstruct
+
 T = TypeVar("T")
 _values: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
@@ -21,6 +24,11 @@ def per_object(obj: Any, key: str, compute: Callable[[], T]) -> T:
     if key not in values:
         values[key] = compute()
     return values[key]  # type: ignore[no-any-return]
+
+
+def stack_of(scope: IConstruct) -> Stack:
+    """``Stack.of(scope)``, asked once per scope."""
+    return scope if isinstance(scope, Stack) else per_object(scope, "stack", lambda: Stack.of(scope))
 
 
 def has_members(obj: Any, *names: str) -> bool:

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk
-from aws_cdk import Stack
 from constructs import IConstruct
 
-from .memo import per_object
+from .memo import per_object, stack_of
 
 # The Validations API that cdk-nag 3 reports through is recent in aws-cdk-lib; with an older
 # release no cdk-nag 3 runs, so there is nothing to acknowledge to.
@@ -40,17 +39,43 @@ def _nag_text(value: Any) -> str:
 
 def acknowledge_wildcard(scope: IConstruct, resource: str, reason: str) -> None:
     """Acknowledges AwsSolutions-IAM5 for one wildcard ``resource`` on ``scope`` (once)."""
+    acknowledge_wildcards(scope, (resource, reason))
+
+
+def acknowledge_wildcards(scope: IConstruct, *findings: tuple[str, str]) -> None:
+    """``acknowledge_wildcard`` for each ``(resource, reason)``, in one call to the jsii runtime."""
     seen: set[str] = per_object(scope, "acknowledged", set)
-    if resource in seen:
+    new = []
+    for resource, reason in findings:
+        if resource not in seen:
+            seen.add(resource)
+            new.append((resource, reason))
+    if Validations is None or not new:
         return
-    seen.add(resource)
-    if Validations is None:
-        return
-    if "${Token[" in resource:  # CDK's marker of a token in a string (an ARN of this stack)
-        resource = per_object(scope, "stack", lambda: Stack.of(scope)).resolve(resource)
     _validations(scope).acknowledge(
-        Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{_nag_text(resource)}]", reason=reason)
+        *(
+            Acknowledgment(id=f"AwsSolutions-IAM5[Resource::{_finding_text(scope, resource)}]", reason=reason)
+            for resource, reason in new
+        )
     )
+
+
+# A token in a string, as CDK encodes it (``${Token[AWS.Partition.8]}``).
+_TOKEN = re.compile(r"\$\{Token\[[\w:.-]+\]\}")
+
+
+def _finding_text(scope: IConstruct, resource: str) -> str:
+    """``resource`` as cdk-nag writes it: each token resolved (once per stack, a round trip each)."""
+    stack = stack_of(scope)
+    texts: dict[str, str] = per_object(stack, "nag token texts", dict)
+
+    def text(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token not in texts:
+            texts[token] = _nag_text(stack.resolve(token))
+        return texts[token]
+
+    return _TOKEN.sub(text, resource)
 
 
 def _validations(scope: IConstruct) -> Any:

@@ -10,12 +10,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
-from .memo import has_members, per_object
+from .memo import has_members, per_object, stack_of
 from .nag import acknowledge_wildcard
 
 
@@ -32,8 +31,13 @@ def allow(
     sid: str | None = None,
 ) -> None:
     """``principal.add_to_principal_policy`` for a statement not added to it before."""
-    key = json.dumps([sorted(actions), sorted(resources), conditions, sid], sort_keys=True)
-    seen: set[str] = per_object(principal, "statements", set)
+    key = (
+        tuple(sorted(actions)),
+        tuple(sorted(resources)),
+        sid,
+        json.dumps(conditions, sort_keys=True) if conditions else None,
+    )
+    seen: set[tuple[Any, ...]] = per_object(principal, "statements", set)
     if key in seen:
         return
     seen.add(key)
@@ -47,7 +51,7 @@ def allow(
 
 
 def _parts(scope: IConstruct) -> tuple[str, str, str]:
-    stack = scope if isinstance(scope, Stack) else Stack.of(scope)
+    stack = stack_of(scope)
     return per_object(stack, "arn parts", lambda: (stack.partition, stack.region, stack.account))
 
 

@@ -18,7 +18,7 @@ from .guardrails import Guardrails, Shape, shape
 from .handler_asset import blanked_copy
 from .lazy import lazy_any
 from .memo import per_object
-from .nag import acknowledge_rule, acknowledge_wildcard
+from .nag import acknowledge_rule, acknowledge_wildcards
 from .naming import name_spellings, stack_prefix
 from .policy import arn
 from .stack_singleton import of_stack
@@ -137,30 +137,30 @@ class TrainingJobProvider(Construct):
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         )
         self.role.add_to_policy(self._pass_role_statement)
-        acknowledge_wildcard(
-            self.role,
-            "*",
-            "sagemaker:ListTrainingJobs supports no resource-level permissions; the handler lists "
-            "jobs only to find and stop the jobs of a Create that CloudFormation abandoned.",
+        stack_jobs = (
+            job_arn,
+            "Job names are generated at deploy time under this stack's prefix; the wildcard "
+            "covers exactly the jobs of this stack.",
         )
-        for scope in (self.role, self.start_jobs_policy):
-            acknowledge_wildcard(
-                scope,
-                job_arn,
-                "Job names are generated at deploy time under this stack's prefix; the wildcard "
-                "covers exactly the jobs of this stack.",
-            )
-        acknowledge_wildcard(
+        acknowledge_wildcards(
             self.role,
-            created_roles,
-            "Job roles created by this stack live under one IAM path, so PassRole (only to "
-            "sagemaker.amazonaws.com) does not grow with each job.",
+            (
+                "*",
+                "sagemaker:ListTrainingJobs supports no resource-level permissions; the handler lists "
+                "jobs only to find and stop the jobs of a Create that CloudFormation abandoned.",
+            ),
+            stack_jobs,
+            (
+                created_roles,
+                "Job roles created by this stack live under one IAM path, so PassRole (only to "
+                "sagemaker.amazonaws.com) does not grow with each job.",
+            ),
+            (
+                f"{self.log_group.log_group_arn}:*",
+                "Lambda creates log streams at run time inside this function's own log group.",
+            ),
         )
-        acknowledge_wildcard(
-            self.role,
-            f"{self.log_group.log_group_arn}:*",
-            "Lambda creates log streams at run time inside this function's own log group.",
-        )
+        acknowledge_wildcards(self.start_jobs_policy, stack_jobs)
 
     def _create_function(self, stack: Stack) -> None:
         """The handler function, its dead-letter queue, and why cdk-nag's rules on it do not apply."""

@@ -15,7 +15,6 @@ from aws_cdk import (
     ITaggable,
     RemovalPolicy,
     Size,
-    Stack,
     TagManager,
     Token,
 )
@@ -36,7 +35,7 @@ from .image import TrainingImage
 from .instance_group import InstanceGroup
 from .job_resource import children_but_resource, depend_on, job_resource
 from .job_tags import JobTags
-from .memo import per_object
+from .memo import per_object, stack_of
 from .naming import job_name_prefix
 from .overrides import apply_overrides
 from .parts import JobContext, assemble, build
@@ -254,7 +253,7 @@ class TrainingJob(JobTags, TrainingJobBase, TrainingJobImports):
         type_problems(problems, props, enums={"removal_behavior": JobRemovalBehavior})
         problems.raise_if_any(self)  # nothing below can be built from values of the wrong type
         self._initial_tags = dict(tags or {})
-        self._stack = stack = per_object(scope, "stack", lambda: Stack.of(scope))
+        self._stack = stack = stack_of(scope)
         # CloudFormation gives a stack's tags to the resources it knows, not to a training job:
         # the stack's tags join the job's (which win); Tags.of adds more until synthesis.
         # Created with the first tag (here, or when Tags.of reads `tags`): most jobs have none.
