@@ -230,13 +230,16 @@ _EXAMPLES: dict[type, str] = {
 
 
 @cache
-def _fields(kind: type) -> tuple[tuple[str, Any], ...]:
-    """The fields of one of the library's value types and their types (none when unreadable)."""
+def _fields(kind: type) -> tuple[tuple[str, Any, Callable[[Any], bool]], ...]:
+    """The fields of one of the library's value types (none for any other type), each with its
+    type and that type's check: worked out once per type, as every job checks the same types."""
+    if not dataclasses.is_dataclass(kind) or not kind.__module__.startswith("constructs_lib."):
+        return ()
     try:
         hints = typing.get_type_hints(kind)
     except Exception:
         return ()
-    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind) if f.name in hints)
+    return tuple((f.name, hints[f.name], _checker(hints[f.name])) for f in dataclasses.fields(kind) if f.name in hints)
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -312,11 +315,9 @@ def _nested_problems(problems: Problems, path: str, member: str, value: Any) -> 
     """The fields of one of the library's value types (a ``Channel``, an ``InstanceGroup``...),
     checked as the top-level props are, and the value types inside them."""
     kind: type = type(value)
-    if not dataclasses.is_dataclass(value) or not kind.__module__.startswith("constructs_lib."):
-        return
-    for name, hint in _fields(kind):
+    for name, hint, check in _fields(kind):
         field_value = getattr(value, name)
-        if not _matches(field_value, hint):
+        if not check(field_value):
             problems.add(f"{path}.{name} ({member})", field_value, _allowed(hint, field_value))
         elif isinstance(field_value, Sequence) and not isinstance(field_value, str):
             for index, item in enumerate(field_value):
