@@ -123,19 +123,19 @@ def is_token(value: Any) -> bool:
 
 
 def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
+    # Messages name the prop (``prop_name``) only when there is a problem: most values have none.
     if is_token(value):
         return
     meta = shape.metadata
-    where = prop_name(path)
     if isinstance(shape, StructureShape):
         if not isinstance(value, Mapping):
-            out.append(f"{where}: got {value!r}; expected an object with members {list(shape.members)}")
+            out.append(f"{prop_name(path)}: got {value!r}; expected an object with members {list(shape.members)}")
             return
         for name in shape.required_members:
             if name not in value:
-                out.append(f"{prop_name(f'{path}.{name}'.lstrip('.'))}: missing; it is required")
+                out.append(f"{prop_name(f'{path}.{name}' if path else name)}: missing; it is required")
         for name, member_value in value.items():
-            member_path = f"{path}.{name}".lstrip(".")
+            member_path = f"{path}.{name}" if path else name
             if name not in shape.members:
                 out.append(f"{member_path}: unknown member; allowed: {', '.join(shape.members)}")
                 continue
@@ -143,67 +143,72 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         return
     if isinstance(shape, ListShape):
         if not isinstance(value, list | tuple):
-            out.append(f"{where}: got {value!r}; expected a list")
+            out.append(f"{prop_name(path)}: got {value!r}; expected a list")
             return
-        _check_size(meta, len(value), value, where, "items", out)
+        _check_size(meta, len(value), value, path, "items", out)
         for i, item in enumerate(value):
             _check(shape.member, item, f"{path}[{i}]", out)
         return
     if isinstance(shape, MapShape):
         if not isinstance(value, Mapping):
-            out.append(f"{where}: got {value!r}; expected a mapping")
+            out.append(f"{prop_name(path)}: got {value!r}; expected a mapping")
             return
-        _check_size(meta, len(value), value, where, "entries", out)
+        _check_size(meta, len(value), value, path, "entries", out)
         for key, item in value.items():
             _check(shape.key, key, f"{path} key {key!r}", out)
             _check(shape.value, item, f"{path}[{key!r}]", out)
         return
-    _check_scalar(shape, value, where, out)
+    _check_scalar(shape, value, path, out)
 
 
-def _check_size(meta: dict[str, Any], size: int, value: Any, where: str, noun: str, out: list[str]) -> None:
+def _check_size(meta: dict[str, Any], size: int, value: Any, path: str, noun: str, out: list[str]) -> None:
     if "min" in meta and size < meta["min"]:
-        out.append(f"{where}: got {size} {noun}; at least {meta['min']} allowed")
+        out.append(f"{prop_name(path)}: got {size} {noun}; at least {meta['min']} allowed")
     if "max" in meta and size > meta["max"]:
-        out.append(f"{where}: got {size} {noun}; at most {meta['max']} allowed")
+        out.append(f"{prop_name(path)}: got {size} {noun}; at most {meta['max']} allowed")
 
 
-def _check_scalar(shape: Shape, value: Any, where: str, out: list[str]) -> None:
+@cache
+def _pattern(pattern: str) -> re.Pattern[str] | None:
+    """The model's pattern, compiled once; ``None`` for a Java-only construct (left to the API)."""
+    try:
+        return re.compile(pattern, re.DOTALL)
+    except re.error:
+        return None
+
+
+def _check_scalar(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     meta = shape.metadata
     kind = shape.type_name
     if kind == "string":
         if not isinstance(value, str):
-            out.append(f"{where}: got {value!r}; expected a string")
+            out.append(f"{prop_name(path)}: got {value!r}; expected a string")
             return
-        enum = list(shape.enum) if isinstance(shape, StringShape) else []
+        enum = shape.enum if isinstance(shape, StringShape) else []
         if enum and value not in enum:
-            out.append(f"{where}: got {value!r}; {_describe_enum(value, enum)}{UNKNOWN_ENUM_MARK}")
+            out.append(f"{prop_name(path)}: got {value!r}; {_describe_enum(value, list(enum))}{UNKNOWN_ENUM_MARK}")
             return
         if "min" in meta and len(value) < meta["min"]:
-            out.append(f"{where}: got {value!r}; at least {meta['min']} characters")
+            out.append(f"{prop_name(path)}: got {value!r}; at least {meta['min']} characters")
         if "max" in meta and len(value) > meta["max"]:
-            out.append(f"{where}: got a value of {len(value)} characters; at most {meta['max']} allowed")
+            out.append(f"{prop_name(path)}: got a value of {len(value)} characters; at most {meta['max']} allowed")
         pattern = meta.get("pattern")
-        if pattern:  # (token-bearing strings returned early)
-            try:
-                ok = re.fullmatch(pattern, value, re.DOTALL) is not None
-            except re.error:  # a Java-only construct: leave it to the API
-                ok = True
-            if not ok:
-                out.append(f"{where}: got {value!r}; must match the pattern {pattern}")
+        compiled = _pattern(pattern) if pattern else None  # (token-bearing strings returned early)
+        if compiled is not None and compiled.fullmatch(value) is None:
+            out.append(f"{prop_name(path)}: got {value!r}; must match the pattern {pattern}")
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
-            out.append(f"{where}: got {value!r}; expected a whole number")
+            out.append(f"{prop_name(path)}: got {value!r}; expected a whole number")
             return
         if "min" in meta and value < meta["min"]:
-            out.append(f"{where}: got {value!r}; must be >= {meta['min']}")
+            out.append(f"{prop_name(path)}: got {value!r}; must be >= {meta['min']}")
         if "max" in meta and value > meta["max"]:
-            out.append(f"{where}: got {value!r}; must be <= {meta['max']}")
+            out.append(f"{prop_name(path)}: got {value!r}; must be <= {meta['max']}")
     elif kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            out.append(f"{where}: got {value!r}; expected a number")
+            out.append(f"{prop_name(path)}: got {value!r}; expected a number")
     elif kind == "boolean" and not isinstance(value, bool):
-        out.append(f"{where}: got {value!r}; expected true or false")
+        out.append(f"{prop_name(path)}: got {value!r}; expected true or false")
 
 
 def model_problems(request: Mapping[str, Any]) -> list[str]:
