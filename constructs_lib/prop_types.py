@@ -254,7 +254,10 @@ def _checker(hint: Any) -> Callable[[Any], bool]:
     if hint is Any or hint is object:
         return lambda value: True
     if origin in (typing.Union, types.UnionType):
-        options = tuple(_checker(arg) for arg in typing.get_args(hint))
+        args = typing.get_args(hint)
+        options = tuple(_checker(arg) for arg in args if arg is not type(None))
+        if len(options) < len(args):  # Optional[...]: most fields, and most of them None
+            return lambda value: value is None or any(check(value) for check in options)
         return lambda value: any(check(value) for check in options)
     if hint is type(None):
         return lambda value: value is None
@@ -319,7 +322,9 @@ def _nested_problems(problems: Problems, path: str, member: str, value: Any) -> 
         field_value = getattr(value, name)
         if not check(field_value):
             problems.add(f"{path}.{name} ({member})", field_value, _allowed(hint, field_value))
-        elif isinstance(field_value, Sequence) and not isinstance(field_value, str):
+        elif field_value is None or isinstance(field_value, str | int | float):
+            continue  # a scalar: no fields of its own
+        elif isinstance(field_value, Sequence):
             for index, item in enumerate(field_value):
                 _nested_problems(problems, f"{path}.{name}[{index}]", member, item)
         else:
