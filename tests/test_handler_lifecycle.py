@@ -130,6 +130,27 @@ def test_create_resource_in_use_then_lagging_reads_is_lag_not_absence(clock: Fak
     assert len(clock.slept) == 4
 
 
+def test_the_last_read_of_a_lagging_write_waits_only_as_long_as_the_deadline_allows(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backoff that would pass the deadline is cut short to one last read before it: a write
+    that becomes readable in that time is seen, whatever the jitter drew."""
+    monkeypatch.setattr(handler.calls.random, "uniform", lambda low, high: high)  # the longest waits
+    readable_at = clock.now + 60.0  # the reads at +59 and, uncut, +69.5 straddle it
+    deadline = readable_at + handler.calls.CALL_SECONDS + 1.0
+    reads: list[float] = []
+
+    def read() -> dict[str, Any] | None:
+        reads.append(clock.now)
+        return {"TrainingJobName": "job"} if clock.now >= readable_at else None
+
+    assert handler.calls.await_visible(read, deadline) == {"TrainingJobName": "job"}
+    assert readable_at <= reads[-1] <= deadline - handler.calls.CALL_SECONDS
+    reads.clear()  # never readable: None, the last read still in time for its answer
+    assert handler.calls.await_visible(lambda: reads.append(clock.now), deadline) is None
+    assert reads[-1] == deadline - handler.calls.CALL_SECONDS
+
+
 def test_create_name_taken_reported_as_a_validation_error_is_adopted_too(clock: FakeClock) -> None:
     run, evt = Run(), event("Create")
     name = name_for(evt)

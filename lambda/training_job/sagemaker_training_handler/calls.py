@@ -127,8 +127,10 @@ def not_found(error: ClientError) -> bool:
 
 
 def await_visible(read: Callable[[], Any], deadline: float) -> Any:
-    """``read()`` until it stops saying "not found" (SageMaker's reads lag its writes), or None."""
-    attempt = 0
+    """``read()`` until it stops saying "not found" (SageMaker's reads lag its writes), or None.
+    When the next backoff would pass ``deadline``, the last read waits only as long as the
+    deadline allows, so that a write that becomes readable before it is seen."""
+    attempt, last = 0, False
     while True:
         try:
             found = read()
@@ -136,11 +138,14 @@ def await_visible(read: Callable[[], Any], deadline: float) -> Any:
             if not not_found(error):
                 raise
             found = None
-        if found is not None:
+        if found is not None or last:
             return found
-        delay = backoff(attempt) + 0.5
-        if out_of_time(deadline, delay):
+        left = deadline - CALL_SECONDS - time.monotonic()  # the latest start of a read
+        if left <= 0:
             return None
+        delay = backoff(attempt) + 0.5
+        last = delay >= left
+        delay = min(delay, left)
         attempt += 1
         log(action="waiting-for-job-to-be-readable", attempt=attempt, delay=round(delay, 2))
         time.sleep(delay)
