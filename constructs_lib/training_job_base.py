@@ -54,11 +54,6 @@ class TrainingJobMembers:
     looking for overrides of jsii members (about 10 µs a member, for every job of a stack),
     and none of these overrides one."""
 
-    @property
-    def _construct(self) -> Resource:
-        """This job as the construct it is (the class is mixed into ``TrainingJobBase`` only)."""
-        return cast(Resource, self)
-
     # Where the job writes (its S3OutputPath) and the key that encrypts it; set by subclasses.
     output: S3Location | None = None
     output_kms_key: kms.IKey | None = None
@@ -66,6 +61,11 @@ class TrainingJobMembers:
     # under ``<output>/<job name>/output/model/`` instead of ``model.tar.gz``
     # (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_OutputDataConfig.html).
     uncompressed_output: bool = False
+
+    @property
+    def _construct(self) -> Resource:
+        """This job as the construct it is (the class is mixed into ``TrainingJobBase`` only)."""
+        return cast(Resource, self)
 
     @property
     def _model_key(self) -> str:

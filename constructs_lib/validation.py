@@ -145,7 +145,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         if not isinstance(value, list | tuple):
             out.append(f"{prop_name(path)}: got {value!r}; expected a list")
             return
-        _check_size(meta, len(value), value, path, "items", out)
+        _check_size(meta, len(value), path, "items", out)
         for i, item in enumerate(value):
             _check(shape.member, item, f"{path}[{i}]", out)
         return
@@ -153,7 +153,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
         if not isinstance(value, Mapping):
             out.append(f"{prop_name(path)}: got {value!r}; expected a mapping")
             return
-        _check_size(meta, len(value), value, path, "entries", out)
+        _check_size(meta, len(value), path, "entries", out)
         for key, item in value.items():
             _check(shape.key, key, f"{path} key {key!r}", out)
             _check(shape.value, item, f"{path}[{key!r}]", out)
@@ -161,7 +161,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[str]) -> None:
     _check_scalar(shape, value, path, out)
 
 
-def _check_size(meta: dict[str, Any], size: int, value: Any, path: str, noun: str, out: list[str]) -> None:
+def _check_size(meta: dict[str, Any], size: int, path: str, noun: str, out: list[str]) -> None:
     if "min" in meta and size < meta["min"]:
         out.append(f"{prop_name(path)}: got {size} {noun}; at least {meta['min']} allowed")
     if "max" in meta and size > meta["max"]:

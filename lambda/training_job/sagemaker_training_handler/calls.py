@@ -84,9 +84,14 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt))
 
 
+def time_left(deadline: float) -> float:
+    """Seconds until the latest start of a call that must end before ``deadline``."""
+    return deadline - CALL_SECONDS - time.monotonic()
+
+
 def out_of_time(deadline: float, delay: float = 0.0) -> bool:
     """Whether a call after ``delay`` could not end before ``deadline``."""
-    return time.monotonic() + delay + CALL_SECONDS > deadline
+    return delay > time_left(deadline)
 
 
 def error_text(error: BaseException) -> str:
@@ -140,7 +145,7 @@ def await_visible(read: Callable[[], Any], deadline: float) -> Any:
             found = None
         if found is not None or last:
             return found
-        left = deadline - CALL_SECONDS - time.monotonic()  # the latest start of a read
+        left = time_left(deadline)
         if left <= 0:
             return None
         delay = backoff(attempt) + 0.5
